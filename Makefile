@@ -1,0 +1,32 @@
+# balance-alerts developer commands. Only python3 (3.11+) and make are needed.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+export SAM_CLI_TELEMETRY := 0
+export AWS_DEFAULT_REGION ?= us-east-1
+
+.PHONY: demo test serve bench lint unit clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
+	touch $@
+
+demo: $(VENV)/.installed  ## run the main job on the embedded local runtime (moto in-process)
+	$(PY) -m local.demo
+
+test: $(VENV)/.installed lint  ## the whole suite, as CI runs it
+	$(PY) -m pytest
+
+lint: $(VENV)/.installed  ## cfn-lint and sam validate --lint on the template
+	$(VENV)/bin/cfn-lint template.yaml
+	$(VENV)/bin/sam validate --lint --template template.yaml --region $(AWS_DEFAULT_REGION)
+
+serve: $(VENV)/.installed  ## the API on http://127.0.0.1:8080 over a moto server
+	$(PY) -m local.serve
+
+bench: $(VENV)/.installed  ## performance figures, side by side, written to out/bench.json
+	$(PY) -m benchmarks.run
+
+clean:
+	rm -rf $(VENV) .aws-sam out .pytest_cache .hypothesis

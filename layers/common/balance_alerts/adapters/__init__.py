@@ -1,0 +1,1 @@
+"""AWS adapters: DynamoDB tables (pynamodb), SES sender, EventBridge publisher, templates."""

@@ -1,0 +1,153 @@
+"""Read template.yaml (with its short-form intrinsic tags) and derive what the local
+runtime needs from it: tables, environment variables, stream mappings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / "template.yaml"
+STACK = "balance-alerts"
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """SafeLoader that keeps !Ref, !GetAtt, !Sub ... as {"Ref": ...}-style dicts."""
+
+
+def _intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
+    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+        if suffix == "GetAtt":
+            value = value.split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    return {name: value}
+
+
+_CfnLoader.add_multi_constructor("!", _intrinsic)
+
+
+@lru_cache(maxsize=1)
+def template() -> dict[str, Any]:
+    return yaml.load(TEMPLATE.read_text(), Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+
+
+def resources(kind: str) -> dict[str, dict[str, Any]]:
+    return {
+        logical_id: resource
+        for logical_id, resource in template()["Resources"].items()
+        if resource["Type"] == kind
+    }
+
+
+def physical_name(logical_id: str) -> str:
+    return f"{STACK}-{logical_id}"
+
+
+def table_env() -> dict[str, str]:
+    """Environment variable -> physical table name, from the Globals' ``!Ref`` values."""
+    variables = template()["Globals"]["Function"]["Environment"]["Variables"]
+    tables = resources("AWS::DynamoDB::Table")
+    env = {}
+    for name, value in variables.items():
+        if isinstance(value, dict) and value.get("Ref") in tables:
+            env[name] = physical_name(value["Ref"])
+    return env
+
+
+def function_env() -> dict[str, str]:
+    """Every plain (non-intrinsic) variable of Globals, with parameter defaults resolved."""
+    variables = template()["Globals"]["Function"]["Environment"]["Variables"]
+    parameters = template().get("Parameters", {})
+    env = {}
+    for name, value in variables.items():
+        if isinstance(value, str):
+            env[name] = value
+        elif isinstance(value, dict) and value.get("Ref") in parameters:
+            env[name] = str(parameters[value["Ref"]].get("Default", ""))
+    env.update(table_env())
+    return env
+
+
+def create_table_requests() -> dict[str, dict[str, Any]]:
+    """CreateTable parameters for every table of the template, keyed by logical id."""
+    requests = {}
+    for logical_id, resource in resources("AWS::DynamoDB::Table").items():
+        props = resource["Properties"]
+        request: dict[str, Any] = {
+            "TableName": physical_name(logical_id),
+            "AttributeDefinitions": props["AttributeDefinitions"],
+            "KeySchema": props["KeySchema"],
+            "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
+        }
+        for index_kind in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes"):
+            if props.get(index_kind):
+                request[index_kind] = props[index_kind]
+        if props.get("StreamSpecification"):
+            request["StreamSpecification"] = {
+                "StreamEnabled": True,
+                "StreamViewType": props["StreamSpecification"]["StreamViewType"],
+            }
+        requests[logical_id] = request
+    return requests
+
+
+@dataclass(frozen=True)
+class StreamMapping:
+    function: str  # logical id of the function
+    handler_module: str  # e.g. functions.on_usage.app
+    table: str  # logical id of the table
+    batch_size: int
+    maximum_retry_attempts: int
+    bisect: bool
+    report_batch_item_failures: bool
+    event_names: tuple[str, ...]
+
+
+def stream_mappings() -> list[StreamMapping]:
+    """The DynamoDB stream event sources of every function, as the template declares them."""
+    import json
+
+    mappings = []
+    for logical_id, resource in resources("AWS::Serverless::Function").items():
+        props = resource["Properties"]
+        for event in (props.get("Events") or {}).values():
+            if event["Type"] != "DynamoDB":
+                continue
+            ep = event["Properties"]
+            names: tuple[str, ...] = ("INSERT", "MODIFY", "REMOVE")
+            for flt in (ep.get("FilterCriteria") or {}).get("Filters", []):
+                pattern = json.loads(flt["Pattern"])
+                names = tuple(pattern.get("eventName", names))
+            mappings.append(
+                StreamMapping(
+                    function=logical_id,
+                    handler_module=_handler_module(props),
+                    table=ep["Stream"]["Fn::GetAtt"][0],
+                    batch_size=int(ep.get("BatchSize", 100)),
+                    maximum_retry_attempts=int(ep.get("MaximumRetryAttempts", -1)),
+                    bisect=bool(ep.get("BisectBatchOnFunctionError", False)),
+                    report_batch_item_failures="ReportBatchItemFailures"
+                    in (ep.get("FunctionResponseTypes") or []),
+                    event_names=names,
+                )
+            )
+    return mappings
+
+
+def _handler_module(props: dict[str, Any]) -> str:
+    code = props["CodeUri"].strip("/").replace("/", ".")
+    module = props["Handler"].rsplit(".", 1)[0]
+    return f"{code}.{module}"
+
+
+def handler_module(function_logical_id: str) -> str:
+    return _handler_module(template()["Resources"][function_logical_id]["Properties"])

@@ -1,0 +1,343 @@
+"""LocalAws: the whole application on moto, in-process (tests, demo) or against a moto
+server (``make serve``).
+
+It creates the tables from template.yaml, polls each DynamoDB stream the way Lambda's
+event source mapping does (batch size, INSERT filter, ``batchItemFailures`` -> resume
+from the lowest failed sequence number, an exception -> retry the batch, bisecting when
+the template says so, bounded retries, then the on-failure destination), fires the
+schedule, and turns API calls into API Gateway proxy events. The handlers run unchanged.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import boto3
+
+from . import cfn
+from .apigw import ApiResponse, proxy_event
+
+REGION = "us-east-1"
+ACCOUNT_ID = "123456789012"
+
+
+@dataclass
+class LambdaContext:
+    """The attributes of Lambda's context object that Powertools reads."""
+
+    function_name: str
+    memory_limit_in_mb: int = 512
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+    @property
+    def invoked_function_arn(self) -> str:
+        return f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{self.function_name}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000
+
+
+@dataclass
+class Delivery:
+    """One invocation of a stream handler, kept for tests and the demo's trace."""
+
+    function: str
+    sequence_numbers: list[int]
+    failed: list[int]
+    error: str | None = None
+
+
+@dataclass
+class _Poller:
+    mapping: cfn.StreamMapping
+    stream_arn: str
+    position: int | None = None  # next sequence number to deliver (None: trim horizon)
+    attempts: int = 0
+    limit: int = 0
+    deliveries: list[Delivery] = field(default_factory=list)
+    failed_batches: list[dict[str, Any]] = field(default_factory=list)
+
+
+class LocalAws:
+    """Run the application locally. Use as a context manager."""
+
+    def __init__(
+        self,
+        *,
+        endpoint_url: str | None = None,
+        verified_senders: tuple[str, ...] = (),
+        redeliver: bool = False,
+        batch_size: int | None = None,
+    ) -> None:
+        self.endpoint_url = endpoint_url
+        self.verified_senders = verified_senders
+        self.redeliver = redeliver
+        self.batch_size = batch_size
+        self.hooks: dict[str, Callable[[dict[str, Any]], None]] = {}
+        self._mock: Any = None
+        self._saved_env: dict[str, str | None] = {}
+        self._pollers: list[_Poller] = []
+
+    # ------------------------------------------------------------------ lifecycle
+    def __enter__(self) -> LocalAws:
+        env = {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_SESSION_TOKEN": "testing",
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+            "POWERTOOLS_METRICS_DISABLED": "true",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_DEV": os.environ.get("POWERTOOLS_DEV", "false"),
+            **cfn.function_env(),
+        }
+        if self.endpoint_url:
+            env["AWS_ENDPOINT_URL"] = self.endpoint_url
+        for name, value in env.items():
+            self._saved_env[name] = os.environ.get(name)
+            os.environ[name] = value
+        if not self.endpoint_url:
+            from moto import mock_aws
+
+            self._mock = mock_aws()
+            self._mock.start()
+        self._create_resources()
+        reset_warm_state()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._mock is not None:
+            self._mock.stop()
+        for name, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        reset_warm_state()
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service, region_name=REGION, endpoint_url=self.endpoint_url)
+
+    def _create_resources(self) -> None:
+        dynamodb = self.client("dynamodb")
+        existing = set(dynamodb.list_tables()["TableNames"])
+        arns = {}
+        for logical_id, request in cfn.create_table_requests().items():
+            if request["TableName"] not in existing:
+                dynamodb.create_table(**request)
+            described = dynamodb.describe_table(TableName=request["TableName"])["Table"]
+            arns[logical_id] = described.get("LatestStreamArn")
+        sesv2 = self.client("sesv2")
+        for sender in self.verified_senders:
+            self.verify_sender(sender)
+        del sesv2
+        self._pollers = []
+        for mapping in cfn.stream_mappings():
+            poller = _Poller(mapping=mapping, stream_arn=arns[mapping.table])
+            poller.limit = self.batch_size or mapping.batch_size
+            self._pollers.append(poller)
+
+    def verify_sender(self, address: str) -> None:
+        """Make an address a verified SES identity (SES refuses unverified senders)."""
+        self.client("ses").verify_email_identity(EmailAddress=address)
+
+    # -------------------------------------------------------------------- handlers
+    def handler(self, function_logical_id: str) -> Callable[[dict[str, Any], Any], Any]:
+        module = importlib.import_module(cfn.handler_module(function_logical_id))
+        return module.lambda_handler
+
+    def invoke(self, function_logical_id: str, event: dict[str, Any]) -> Any:
+        context = LambdaContext(function_name=cfn.physical_name(function_logical_id))
+        return self.handler(function_logical_id)(event, context)
+
+    def api(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        tenant: str | None = "t1",
+        role: str | None = "admin",
+        account_id: str | None = None,
+        query: dict[str, str] | None = None,
+        raw_body: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> ApiResponse:
+        """Call ApiFunction as API Gateway would, with the Cognito claims of the caller."""
+        claims: dict[str, str] = {}
+        if tenant is not None:
+            claims["custom:tenant_id"] = tenant
+        if role is not None:
+            claims["custom:role"] = role
+        if account_id is not None:
+            claims["custom:account_id"] = account_id
+        event = proxy_event(
+            method, path, body=body, raw_body=raw_body, claims=claims, query=query,
+            headers=headers,
+        )
+        return ApiResponse.from_proxy(self.invoke("ApiFunction", event))
+
+    def scan(self, at: datetime | None = None) -> Any:
+        """Fire the schedule: an EventBridge scheduled event whose ``time`` is ``at``."""
+        moment = (at or datetime.now(timezone.utc)).astimezone(timezone.utc)
+        event = {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": "Scheduled Event",
+            "source": "aws.events",
+            "account": ACCOUNT_ID,
+            "time": moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "region": REGION,
+            "resources": [f"arn:aws:events:{REGION}:{ACCOUNT_ID}:rule/balance-alerts-scan"],
+            "detail": {},
+        }
+        return self.invoke("PeriodicScanFunction", event)
+
+    # --------------------------------------------------------------------- streams
+    def pump(self, max_invocations: int = 10_000) -> int:
+        """Deliver stream records to their handlers until every stream is drained.
+        Returns the number of invocations made."""
+        invocations = 0
+        progress = True
+        while progress and invocations < max_invocations:
+            progress = False
+            for poller in self._pollers:
+                if self._poll_once(poller):
+                    invocations += 1
+                    progress = True
+        return invocations
+
+    def deliveries(self, function_logical_id: str) -> list[Delivery]:
+        return [d for p in self._pollers if p.mapping.function == function_logical_id
+                for d in p.deliveries]
+
+    def failed_batches(self, function_logical_id: str) -> list[dict[str, Any]]:
+        """What went to the mapping's on-failure destination."""
+        return [b for p in self._pollers if p.mapping.function == function_logical_id
+                for b in p.failed_batches]
+
+    def _read(self, poller: _Poller, limit: int) -> list[dict[str, Any]]:
+        streams = self.client("dynamodbstreams")
+        shard = streams.describe_stream(StreamArn=poller.stream_arn)["StreamDescription"][
+            "Shards"
+        ][0]
+        if poller.position is None:
+            iterator = streams.get_shard_iterator(
+                StreamArn=poller.stream_arn, ShardId=shard["ShardId"],
+                ShardIteratorType="TRIM_HORIZON",
+            )["ShardIterator"]
+        else:
+            iterator = streams.get_shard_iterator(
+                StreamArn=poller.stream_arn, ShardId=shard["ShardId"],
+                ShardIteratorType="AT_SEQUENCE_NUMBER",
+                SequenceNumber=str(poller.position),
+            )["ShardIterator"]
+        return streams.get_records(ShardIterator=iterator, Limit=limit)["Records"]
+
+    def _poll_once(self, poller: _Poller) -> bool:
+        raw = self._read(poller, poller.limit)
+        if not raw:
+            return False
+        records = [self._lambda_record(poller, record) for record in raw]
+        after_batch = int(records[-1]["dynamodb"]["SequenceNumber"]) + 1
+        wanted = [r for r in records if r["eventName"] in poller.mapping.event_names]
+        if not wanted:  # filtered out: the mapping never invokes the function
+            poller.position = after_batch
+            return True
+        sequence = [int(r["dynamodb"]["SequenceNumber"]) for r in wanted]
+        hook = self.hooks.get(poller.mapping.function)
+        try:
+            if hook:
+                hook({"Records": wanted})
+            response = self.invoke(poller.mapping.function, {"Records": wanted})
+        except Exception as error:  # noqa: BLE001 - Lambda retries whatever the error
+            poller.deliveries.append(Delivery(poller.mapping.function, sequence, sequence,
+                                              repr(error)))
+            self._retry(poller, records, from_sequence=sequence[0], whole=True)
+            return True
+        failures = [] if not poller.mapping.report_batch_item_failures else [
+            int(item["itemIdentifier"])
+            for item in (response or {}).get("batchItemFailures", [])
+        ]
+        poller.deliveries.append(Delivery(poller.mapping.function, sequence, failures))
+        if failures:
+            self._retry(poller, records, from_sequence=min(failures), whole=False)
+            return True
+        if self.redeliver and poller.attempts == 0:
+            # Fault: the platform re-sends a batch that succeeded.
+            poller.attempts = -1
+            poller.position = sequence[0]
+            return True
+        poller.position = after_batch
+        poller.attempts = 0
+        poller.limit = self.batch_size or poller.mapping.batch_size
+        return True
+
+    def _retry(self, poller: _Poller, records: list[dict[str, Any]], *, from_sequence: int,
+               whole: bool) -> None:
+        poller.attempts = max(poller.attempts, 0) + 1
+        poller.position = from_sequence
+        limit_retries = poller.mapping.maximum_retry_attempts
+        if whole and poller.mapping.bisect and poller.limit > 1:
+            poller.limit = max(1, poller.limit // 2)
+        if limit_retries >= 0 and poller.attempts > limit_retries:
+            poller.failed_batches.append({
+                "function": poller.mapping.function,
+                "first_sequence_number": str(from_sequence),
+                "last_sequence_number": records[-1]["dynamodb"]["SequenceNumber"],
+                "batch_size": len(records),
+            })
+            poller.position = int(records[-1]["dynamodb"]["SequenceNumber"]) + 1
+            poller.attempts = 0
+            poller.limit = self.batch_size or poller.mapping.batch_size
+
+    @staticmethod
+    def _lambda_record(poller: _Poller, record: dict[str, Any]) -> dict[str, Any]:
+        """A GetRecords record in the shape Lambda passes to the function."""
+        data = dict(record["dynamodb"])
+        created = data.get("ApproximateCreationDateTime")
+        if isinstance(created, datetime):
+            data["ApproximateCreationDateTime"] = int(created.timestamp())
+        return {
+            "eventID": record["eventID"],
+            "eventName": record["eventName"],
+            "eventVersion": "1.1",
+            "eventSource": "aws:dynamodb",
+            "awsRegion": record.get("awsRegion", REGION),
+            "dynamodb": data,
+            "eventSourceARN": poller.stream_arn,
+        }
+
+    # -------------------------------------------------------------------- outputs
+    def sent_emails(self) -> list[Any]:
+        """Messages SES accepted (moto's record of them)."""
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.ses.models import ses_backends
+
+        return list(ses_backends[DEFAULT_ACCOUNT_ID][REGION].sent_messages)
+
+
+def reset_warm_state() -> None:
+    """Forget what warm Lambda containers cache (config, clients), as a cold start would."""
+    for name, module in list(sys.modules.items()):
+        if name.startswith(("functions.", "balance_alerts")) and hasattr(module, "reset_cache"):
+            module.reset_cache()
+
+
+@contextmanager
+def local_aws(**kwargs: Any) -> Iterator[LocalAws]:
+    with LocalAws(**kwargs) as aws:
+        yield aws
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, default=str, indent=2)
