@@ -1,9 +1,11 @@
 """Apply ledger entries to an account, in order, exactly once each, and collect the
 notices that became due after each entry.
 
-Idempotency lives in the account itself: ``state.applied`` remembers the ids of the
-entries applied within the stream's retention window (24 h, kept for twice that), so a
-redelivered record is recognised and skipped without a separate idempotency table.
+Idempotency lives in the account itself: ``state.applied`` maps the id of each entry
+applied to the time it was applied. A stream record is redelivered, if ever, within the
+stream's 24 h retention of being written, and it is applied after it is written, so an
+id is kept for 48 h after it was applied and then pruned. A redelivered record is
+recognised and skipped without a separate idempotency table.
 """
 
 from __future__ import annotations
@@ -72,7 +74,7 @@ def apply_entries(
         except EntryRejected as rejected:
             result.outcomes.append(Outcome(entry.entry_id, "rejected", str(rejected)))
             continue
-        work.applied[entry.entry_id] = _epoch(entry.recorded_at)
+        work.applied[entry.entry_id] = _epoch(now)
         result.outcomes.append(Outcome(entry.entry_id, "applied"))
         result.notices.extend(evaluate_after_entry(work, context, now, entry))
     if result.changed:

@@ -1,0 +1,163 @@
+"""Account items <-> AccountState, and the single conditional write that commits an
+account's new state together with the notices that became due."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from pynamodb.connection import Connection
+from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
+from pynamodb.transactions import TransactWrite
+
+from ..domain.model import AccountState, Latch, NoticeDraft
+from .settings import region
+from .tables import AccountItem, NoticeItem, account_key
+
+BATCH_GET_LIMIT = 100
+
+
+def state_of(item: AccountItem) -> AccountState:
+    return AccountState(
+        tenant_id=item.tenant_id,
+        account_id=item.account_id,
+        balance=item.balance,
+        status=item.status,
+        billing=item.billing,
+        currency=item.currency,
+        profile_id=item.profile_id,
+        customer_class=item.customer_class,
+        created_at=item.created_at,
+        last_charge_at=item.last_charge_at,
+        version=int(item.version or 0),
+        applied={key: int(value) for key, value in (item.applied or {}).items()},
+        latches={key: Latch.from_dict(value) for key, value in (item.latches or {}).items()},
+    )
+
+
+def read_accounts(keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], AccountItem]:
+    """BatchGetItem (100 keys a request; pynamodb retries unprocessed keys)."""
+    unique = list(dict.fromkeys(keys))
+    found: dict[tuple[str, str], AccountItem] = {}
+    if not unique:
+        return found
+    for item in AccountItem.batch_get(unique, consistent_read=True):
+        found[(item.tenant_id, item.account_id)] = item
+    return found
+
+
+class VersionConflict(Exception):
+    """The account changed since it was read (another writer, or the API)."""
+
+
+class NoticeExists(Exception):
+    """A notice with this key already exists; the caller drops it and retries."""
+
+    def __init__(self, keys: list[str]) -> None:
+        super().__init__(", ".join(keys))
+        self.keys = keys
+
+
+@dataclass
+class WriteResult:
+    requests: int = 0
+
+
+def notice_item(state: AccountState, draft: NoticeDraft) -> NoticeItem:
+    key = account_key(state.tenant_id, state.account_id)
+    return NoticeItem(
+        key,
+        draft.key,
+        created_seq=f"{draft.created_at}#{draft.key}",
+        tenant_id=state.tenant_id,
+        account_id=state.account_id,
+        type=draft.type,
+        rule_id=draft.rule_id,
+        level=draft.level,
+        episode=draft.episode,
+        reminder=draft.reminder,
+        audiences=list(draft.audiences),
+        status=draft.status,
+        reason=draft.reason or None,
+        created_at=draft.created_at,
+        variables=draft.variables,
+        entry_id=draft.entry_id,
+        attempts=0,
+    )
+
+
+def commit(
+    before: AccountState,
+    after: AccountState,
+    notices: list[NoticeDraft],
+    *,
+    watch: int | None,
+) -> None:
+    """Write ``after`` over ``before`` (conditional on the version read) and create the
+    notices, in one request: UpdateItem alone, or TransactWriteItems when notices are due.
+
+    Raises VersionConflict or NoticeExists; the caller re-reads or drops and retries.
+    """
+    item = AccountItem(before.tenant_id, before.account_id)
+    actions = [
+        AccountItem.balance.set(after.balance),
+        AccountItem.version.set(after.version),
+        AccountItem.applied.set(after.applied),
+        AccountItem.latches.set({key: latch.to_dict() for key, latch in after.latches.items()}),
+    ]
+    if after.last_charge_at is not None:
+        actions.append(AccountItem.last_charge_at.set(after.last_charge_at))
+    if watch is None:
+        actions.append(AccountItem.watch.remove())
+    else:
+        actions.append(AccountItem.watch.set(watch))
+    condition = AccountItem.version == before.version
+    if before.version == 0:
+        condition = AccountItem.account_id.exists() & (
+            AccountItem.version.does_not_exist() | (AccountItem.version == 0)
+        )
+    if not notices:
+        try:
+            item.update(actions=actions, condition=condition)
+        except UpdateError as error:
+            if _is_conditional(error):
+                raise VersionConflict(before.account_id) from error
+            raise
+        return
+    try:
+        with TransactWrite(connection=Connection(region=region())) as transaction:
+            transaction.update(item, actions=actions, condition=condition)
+            for draft in notices:
+                transaction.save(
+                    notice_item(after, draft), condition=NoticeItem.notice_key.does_not_exist()
+                )
+    except TransactWriteError as error:
+        # pynamodb sends puts before updates: reasons[0:n] are the notices, [n] the account.
+        reasons = list(error.cancellation_reasons or [])
+        account_reason = reasons[len(notices)] if len(reasons) > len(notices) else None
+        if account_reason is not None and account_reason.code == "ConditionalCheckFailed":
+            raise VersionConflict(before.account_id) from error
+        existing = [
+            notices[index].key
+            for index, reason in enumerate(reasons[: len(notices)])
+            if reason is not None and reason.code == "ConditionalCheckFailed"
+        ]
+        if existing:
+            raise NoticeExists(existing) from error
+        raise
+
+
+def create_notice(state: AccountState, draft: NoticeDraft) -> bool:
+    """Create one notice on its own (the scan's catch-up); False if it already exists."""
+    try:
+        notice_item(state, draft).save(condition=NoticeItem.notice_key.does_not_exist())
+    except PutError as error:
+        if _is_conditional(error):
+            return False
+        raise
+    return True
+
+
+def _is_conditional(error: Exception) -> bool:
+    cause = getattr(error, "cause_response_code", None)
+    return cause == "ConditionalCheckFailedException"
