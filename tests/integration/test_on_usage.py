@@ -214,3 +214,16 @@ def test_100_charges_over_10_accounts_cost_one_read_and_one_write_per_account(aw
     assert meter.calls["UpdateItem"] == 10
     assert meter.writes == 10
     assert given.balance(account_id="acct0") == Decimal(1000) + 1 - Decimal("12.50")
+
+
+def test_the_sample_event_applies_once_however_often_it_is_delivered(aws):
+    # Given the account the sample event (events/on_usage_stream.json) is about
+    given.tenant()
+    given.account(account_id="acct-1001")
+    event = __import__("tests.conftest", fromlist=["load_event"]).load_event(
+        "on_usage_stream.json")
+    # When the same batch arrives three times
+    responses = [aws.invoke("OnUsageFunction", event) for _ in range(3)]
+    # Then it counted once: -12.50 + 50.00, and no record was reported as failed
+    assert given.balance(account_id="acct-1001") == Decimal("37.50")
+    assert all(response == {"batchItemFailures": []} for response in responses)

@@ -1,0 +1,79 @@
+"""The strict JSON reader used for every request body (Powertools' ``json_body_deserializer``).
+
+Money must survive the trip exactly, so a JSON number becomes a ``Decimal`` (never a
+float) and is refused when it is not a plain exact decimal: exponent forms (``1e5``),
+NaN/Infinity and more than 38 significant digits are 422s, as are duplicate keys (which
+would silently pick one of two amounts), nesting deeper than a document needs and bodies
+over ``MAX_BODY_BYTES``.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+from ..domain.money import MAX_SIGNIFICANT_DIGITS, MoneyError, parse_decimal
+from .errors import Unprocessable
+
+MAX_BODY_BYTES = 64 * 1024
+MAX_DEPTH = 16
+
+
+def _number(text: str) -> Decimal:
+    return parse_decimal(text, field="a JSON number")
+
+
+def _integer(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_SIGNIFICANT_DIGITS:
+        raise MoneyError(f"a JSON number has more than {MAX_SIGNIFICANT_DIGITS} significant digits")
+    return int(text)
+
+
+def _constant(name: str) -> Any:
+    raise MoneyError(f"{name} is not a number this API accepts")
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f"duplicate key {key!r:.70}")
+        result[key] = value
+    return result
+
+
+def _depth(value: Any, level: int = 0) -> int:
+    if level > MAX_DEPTH:
+        return level
+    if isinstance(value, dict):
+        return max((_depth(v, level + 1) for v in value.values()), default=level + 1)
+    if isinstance(value, list):
+        return max((_depth(v, level + 1) for v in value), default=level + 1)
+    return level
+
+
+def parse_json_body(text: str) -> Any:
+    """Parse a request body; raise ``Unprocessable`` (422) with a clear message on refusal."""
+    if len(text.encode("utf-8", errors="surrogatepass")) > MAX_BODY_BYTES:
+        raise Unprocessable(f"the request body is larger than {MAX_BODY_BYTES} bytes")
+    try:
+        value = json.loads(
+            text,
+            parse_float=_number,
+            parse_int=_integer,
+            parse_constant=_constant,
+            object_pairs_hook=_object,
+        )
+    except MoneyError as error:
+        raise Unprocessable(str(error)) from None
+    except json.JSONDecodeError as error:
+        raise Unprocessable(
+            f"the request body is not valid JSON ({error.msg} at line {error.lineno} "
+            f"column {error.colno})"
+        ) from None
+    except (ValueError, RecursionError) as error:
+        raise Unprocessable(f"the request body is not acceptable JSON: {error}") from None
+    if _depth(value) > MAX_DEPTH:
+        raise Unprocessable(f"the request body nests deeper than {MAX_DEPTH} levels")
+    return value

@@ -1,0 +1,36 @@
+"""Reminders: while a ``balance_below`` episode lasts, the scan repeats its notice every
+``reminder_every_hours``, at most ``max_reminders`` times per episode. The counter resets
+when the episode ends (see balance_below.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from .model import AccountState, NoticeDraft, Profile, Rule
+
+MakeReminder = Callable[[Rule, int, int], NoticeDraft]
+
+
+def due_reminders(
+    state: AccountState, profile: Profile, as_of: datetime, make_reminder: MakeReminder
+) -> list[NoticeDraft]:
+    """Reminder notices due at ``as_of``; updates the latches of ``state``."""
+    if not profile.reminder_every_hours or profile.max_reminders <= 0:
+        return []
+    if not state.eligible_for_money_notices:
+        return []
+    every = timedelta(hours=profile.reminder_every_hours)
+    notices = []
+    for rule in profile.rules_of("balance_below"):
+        latch = state.latches.get(rule.id)
+        if not latch or not latch.open or not latch.notified or not latch.last_notice_at:
+            continue
+        if latch.reminders >= profile.max_reminders:
+            continue
+        if datetime.fromisoformat(latch.last_notice_at) + every > as_of:
+            continue
+        latch.reminders += 1
+        latch.last_notice_at = as_of.isoformat()
+        notices.append(make_reminder(rule, latch.episode, latch.reminders))
+    return notices

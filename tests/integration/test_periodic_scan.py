@@ -1,0 +1,79 @@
+"""periodic_scan against moto: reminders while a balance stays low, read only through
+the sparse watch index, evaluated as of the scheduled event's time."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from local.metering import metered
+from tests import builders as given
+from tests.conftest import load_event
+
+REMINDING = {
+    "name": "Reminding",
+    "reminder_every_hours": 24,
+    "max_reminders": 2,
+    "rules": [{"id": "low", "type": "balance_below", "threshold": "20", "notify": ["customer"]}],
+}
+
+
+def _reminders():
+    return [n.reminder for n in given.notices() if n.type == "balance_low"]
+
+
+def test_reminders_repeat_every_period_up_to_the_maximum_and_a_duplicate_scan_adds_nothing(aws):
+    given.tenant(profile=REMINDING)
+    given.account()
+    given.entry("top", "credit", "30")
+    given.entry("c1", "charge", "15")
+    aws.pump()
+    first = datetime.fromisoformat(given.notices()[0].created_at)
+    assert _reminders() == [0]
+
+    aws.scan(at=first + timedelta(hours=23))
+    assert _reminders() == [0]
+    aws.scan(at=first + timedelta(hours=24, minutes=1))
+    aws.scan(at=first + timedelta(hours=24, minutes=1))  # the scheduler fired twice
+    assert _reminders() == [0, 1]
+    aws.scan(at=first + timedelta(hours=49))
+    aws.scan(at=first + timedelta(hours=100))
+    assert _reminders() == [0, 1, 2]
+
+
+def test_the_scan_reads_only_watched_accounts(aws):
+    given.tenant(profile=REMINDING)
+    for number in range(30):
+        given.account(account_id=f"ok{number}")
+        given.entry(f"fund{number}", "credit", "100", account_id=f"ok{number}")
+    given.account(account_id="low1")
+    given.entry("c-low", "charge", "5", account_id="low1")
+    aws.pump()
+    with metered() as meter:
+        report = aws.scan()
+    assert report["accounts_read"] == 1
+    assert meter.items_read == 1
+    assert meter.calls.get("Scan", 0) == 0
+
+
+def test_a_refill_takes_the_account_out_of_the_watch_index(aws):
+    given.tenant(profile=REMINDING)
+    given.account()
+    given.entry("c1", "charge", "5")
+    aws.pump()
+    assert aws.scan()["accounts_read"] == 1
+    given.entry("refill", "credit", "100")
+    aws.pump()
+    assert aws.scan()["accounts_read"] == 0
+
+
+def test_the_scan_evaluates_as_of_the_scheduled_event_time(aws):
+    given.tenant(profile=REMINDING)
+    given.account()
+    given.entry("c1", "charge", "5")
+    aws.pump()
+    event = load_event("periodic_scan.json")
+    created = datetime.fromisoformat(given.notices()[0].created_at)
+    event["time"] = (created + timedelta(hours=25)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    aws.invoke("PeriodicScanFunction", event)
+    assert _reminders() == [0, 1]
+    assert given.notices()[-1].created_at.startswith(event["time"][:16])

@@ -1,0 +1,123 @@
+"""The balance_below rule as pure domain code: examples and properties."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from balance_alerts.domain.ledger import Context, apply_entries
+from balance_alerts.domain.model import AccountState, Entry, Profile
+from balance_alerts.domain.profiles import profile_from_dict
+
+T0 = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)
+
+PROFILE = profile_from_dict("standard", {
+    "rules": [
+        {"id": "low", "type": "balance_below", "threshold": "20", "notify": ["customer"],
+         "notify_recovery": True},
+        {"id": "empty", "type": "balance_below", "threshold": "0", "notify": ["staff"]},
+    ],
+})
+
+
+def _entries(*pairs: tuple[str, str]) -> list[Entry]:
+    return [
+        Entry(entry_id=f"e{i}", kind=kind, amount=Decimal(amount),
+              recorded_at=T0 + timedelta(minutes=i))
+        for i, (kind, amount) in enumerate(pairs)
+    ]
+
+
+def _apply(state: AccountState, entries: list[Entry], profile: Profile = PROFILE, **ctx):
+    return apply_entries(state, entries, Context(profile=profile, **ctx), now=T0)
+
+
+def test_crossing_one_level_sends_it_once():
+    result = _apply(AccountState("t", "a"), _entries(("credit", "30"), ("charge", "15"),
+                                                     ("charge", "1")))
+    assert [(n.type, n.rule_id, n.level) for n in result.notices] == [
+        ("balance_low", "low", "20")]
+    assert result.notices[0].variables["balance"] == "15"
+    assert result.notices[0].audiences == ("customer",)
+
+
+def test_threshold_is_strict():
+    result = _apply(AccountState("t", "a"), _entries(("credit", "30"), ("charge", "10")))
+    assert result.notices == []  # 20 is not below 20
+
+
+def test_crossing_two_levels_sends_only_the_lowest():
+    result = _apply(AccountState("t", "a"), _entries(("credit", "30"), ("charge", "31")))
+    assert [n.rule_id for n in result.notices] == ["empty"]
+    assert result.state.latches["low"].open and not result.state.latches["low"].notified
+
+
+def test_recovery_is_due_only_after_a_low_notice_and_rearms():
+    result = _apply(AccountState("t", "a"), _entries(
+        ("credit", "30"), ("charge", "15"), ("credit", "10"), ("charge", "20")))
+    assert [(n.type, n.episode) for n in result.notices] == [
+        ("balance_low", 1), ("balance_recovered", 1), ("balance_low", 2)]
+    keys = [n.key for n in result.notices]
+    assert len(set(keys)) == 3
+
+
+def test_disabled_type_is_suppressed_with_reason():
+    result = _apply(AccountState("t", "a"), _entries(("charge", "5")),
+                    enabled_types=frozenset({"funds_run_out"}), class_id="basic")
+    assert [n.status for n in result.notices] == ["suppressed"]
+    assert "basic" in result.notices[0].reason
+
+
+def test_applying_the_same_entry_twice_changes_nothing():
+    first = _apply(AccountState("t", "a"), _entries(("credit", "30"), ("charge", "15")))
+    again = _apply(first.state, _entries(("credit", "30"), ("charge", "15")))
+    assert again.state.balance == Decimal(15)
+    assert again.notices == []
+    assert not again.changed
+    assert [o.result for o in again.outcomes] == ["duplicate", "duplicate"]
+
+
+def test_invalid_entries_are_rejected_with_a_reason_and_change_nothing():
+    bad = [Entry("z1", "charge", T0, amount=Decimal(-1)),
+           Entry("z2", "adjustment", T0, amount=Decimal(0)),
+           Entry("z3", "void", T0)]
+    result = _apply(AccountState("t", "a"), bad)
+    assert [o.result for o in result.outcomes] == ["rejected"] * 3
+    assert all(o.reason for o in result.outcomes)
+    assert result.state.balance == 0 and not result.changed
+
+
+kinds = st.sampled_from(["charge", "credit", "refund", "adjustment"])
+amounts = st.decimals(min_value=Decimal("0.01"), max_value=Decimal("500"), places=2)
+histories = st.lists(st.tuples(kinds, amounts), min_size=1, max_size=40)
+
+
+@settings(max_examples=200, deadline=None)
+@given(histories, st.integers(min_value=1, max_value=10), st.booleans())
+def test_properties_of_any_history(history, split, eligible):
+    """Balance is the exact sum; notices never repeat a key; at most one balance_low per
+    rule per episode; the outcome does not depend on how the stream batched entries."""
+    entries = _entries(*[(kind, str(amount)) for kind, amount in history])
+    start = AccountState("t", "a", billing="prepaid" if eligible else "postpaid")
+    whole = _apply(start, entries)
+
+    state, notices = start, []
+    for offset in range(0, len(entries), split):
+        batch = _apply(state, entries[offset: offset + split])
+        state, notices = batch.state, notices + batch.notices
+    # redelivery of everything changes nothing
+    replay = _apply(state, entries)
+
+    expected = sum((e.delta for e in entries), Decimal(0))
+    assert whole.state.balance == state.balance == replay.state.balance == expected
+    assert [n.key for n in notices] == [n.key for n in whole.notices]
+    assert replay.notices == []
+    keys = [n.key for n in notices]
+    assert len(keys) == len(set(keys))
+    lows = [(n.rule_id, n.episode) for n in notices if n.type == "balance_low"]
+    assert len(lows) == len(set(lows))
+    if not eligible:
+        assert notices == []
