@@ -77,11 +77,13 @@ class LocalAws:
         verified_senders: tuple[str, ...] = (),
         redeliver: bool = False,
         batch_size: int | None = None,
+        log_level: str | None = None,
     ) -> None:
         self.endpoint_url = endpoint_url
         self.verified_senders = verified_senders
         self.redeliver = redeliver
         self.batch_size = batch_size
+        self.log_level = log_level or os.environ.get("BALANCE_ALERTS_LOG_LEVEL")
         self.hooks: dict[str, Callable[[dict[str, Any]], None]] = {}
         self._mock: Any = None
         self._saved_env: dict[str, str | None] = {}
@@ -102,6 +104,8 @@ class LocalAws:
         }
         if self.endpoint_url:
             env["AWS_ENDPOINT_URL"] = self.endpoint_url
+        if self.log_level:
+            env["POWERTOOLS_LOG_LEVEL"] = self.log_level
         for name, value in env.items():
             self._saved_env[name] = os.environ.get(name)
             os.environ[name] = value

@@ -1,0 +1,228 @@
+"""`make demo`: a realistic month of prepaid balances, run through the real handlers on
+the embedded local runtime (moto in-process). No AWS account needed.
+
+Two tenants - an energy retailer billing in money, a music school - set up their
+settings and alert profiles through the API, create accounts, top them up, and push a
+stream of usage. The ledger stream drives on_usage; notices stream into send_notice,
+which renders and sends email through (moto's) SES v2. A scheduled scan a day later
+sends reminders. The summary shows balances, every notice and why, and every email;
+each email is written to out/emails/ as .html and .eml.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from .cfn import ROOT
+from .mailbox import capture_emails
+from .runtime import LocalAws
+
+OUT = ROOT / "out"
+
+ACME = "acme-energy"
+SCHOOL = "riverside-music"
+
+ACME_SETTINGS = {
+    "name": "Acme Energy",
+    "from_email": "billing@acme.test",
+    "staff_emails": ["ops@acme.test"],
+    "default_currency": "USD",
+    "default_profile_id": "standard",
+}
+ACME_PROFILE = {
+    "name": "Standard",
+    "reminder_every_hours": 24,
+    "max_reminders": 2,
+    "rules": [
+        {"id": "low", "type": "balance_below", "threshold": "20.00",
+         "notify": ["customer", "staff"], "notify_recovery": True},
+        {"id": "empty", "type": "balance_below", "threshold": "0",
+         "notify": ["customer", "staff"]},
+    ],
+}
+SCHOOL_SETTINGS = {
+    "name": "Riverside Music School",
+    "from_email": "office@school.test",
+    "staff_emails": ["frontdesk@school.test"],
+    "default_currency": "EUR",
+    "default_profile_id": "gentle",
+}
+SCHOOL_PROFILE = {
+    "name": "Gentle",
+    "rules": [
+        {"id": "low", "type": "balance_below", "threshold": "30.00", "notify": ["customer"],
+         "notify_recovery": True},
+    ],
+}
+
+ACCOUNTS = {
+    ACME: [
+        ("ana", {"name": "Ana Souza", "email": "ana@customer.test"}),
+        ("ben", {"name": "Ben Weber", "email": "ben@customer.test",
+                 "extra_emails": ["ben.accounts@customer.test"], "locale": "de_DE",
+                 "timezone": "Europe/Berlin"}),
+        ("cara", {"name": "Cara Industries", "email": "ap@cara.test", "billing": "postpaid"}),
+        ("dan", {"name": "Dan Moss", "email": "dan@customer.test", "status": "suspended"}),
+    ],
+    SCHOOL: [
+        ("fam-lee", {"name": "The Lee family", "email": "lee@family.test", "locale": "en_GB"}),
+        ("fam-ortiz", {"name": "The Ortiz family", "email": "ortiz@family.test",
+                       "locale": "es_ES"}),
+    ],
+}
+
+
+class Demo:
+    def __init__(self, aws: LocalAws) -> None:
+        self.aws = aws
+        self.counter = 0
+
+    def call(self, tenant: str, method: str, path: str, body: Any = None,
+             expect: tuple[int, ...] = (200, 201, 202)) -> Any:
+        response = self.aws.api(method, path, body=body, tenant=tenant, role="admin")
+        if response.status not in expect:
+            raise SystemExit(f"{method} {path} -> {response.status}: {response.body}")
+        return response
+
+    def entry(self, tenant: str, account: str, kind: str, amount: str, **fields: Any) -> None:
+        self.counter += 1
+        entry_id = fields.pop("entry_id", f"{kind}-{self.counter:04d}")
+        self.call(tenant, "POST", f"/accounts/{account}/entries",
+                  {"entry_id": entry_id, "kind": kind, "amount": amount, **fields})
+
+    def drain(self) -> None:
+        self.aws.pump()
+
+
+def step(text: str) -> None:
+    print(f"\n== {text}")
+
+
+def run() -> int:
+    shutil.rmtree(OUT / "emails", ignore_errors=True)
+    rng = random.Random(20261130)
+    with LocalAws(verified_senders=("billing@acme.test", "office@school.test"),
+                  log_level="ERROR") as aws, \
+            capture_emails() as mailbox:
+        demo = Demo(aws)
+
+        step("Two tenants configure settings and alert profiles through the API")
+        demo.call(ACME, "PUT", "/settings", ACME_SETTINGS)
+        demo.call(ACME, "PUT", "/profiles/standard", ACME_PROFILE)
+        demo.call(SCHOOL, "PUT", "/settings", SCHOOL_SETTINGS)
+        demo.call(SCHOOL, "PUT", "/profiles/gentle", SCHOOL_PROFILE)
+        for tenant, accounts in ACCOUNTS.items():
+            for account_id, body in accounts:
+                demo.call(tenant, "PUT", f"/accounts/{account_id}", body)
+                print(f"   {tenant}: account {account_id} ({body.get('billing', 'prepaid')}, "
+                      f"{body.get('status', 'active')})")
+
+        step("Top-ups")
+        for tenant, account, amount in [(ACME, "ana", "100.00"), (ACME, "ben", "60.00"),
+                                        (ACME, "dan", "10.00"), (SCHOOL, "fam-lee", "80.00"),
+                                        (SCHOOL, "fam-ortiz", "120.00")]:
+            demo.entry(tenant, account, "credit", amount, description="Top-up")
+            print(f"   {tenant}/{account} +{amount}")
+        demo.drain()
+
+        step("A stream of usage (40 charges) flows through the ledger stream")
+        plan = ([(ACME, "ana")] * 12 + [(ACME, "ben")] * 10 + [(ACME, "cara")] * 8
+                + [(ACME, "dan")] * 3 + [(SCHOOL, "fam-lee")] * 5 + [(SCHOOL, "fam-ortiz")] * 2)
+        rng.shuffle(plan)
+        spent: dict[str, int] = {}
+        for tenant, account in plan:
+            cents = {"ana": 708, "ben": 650, "cara": 1500, "dan": 500, "fam-lee": 1100,
+                     "fam-ortiz": 900}[account] + rng.randint(-40, 40)
+            amount = f"{cents // 100}.{cents % 100:02d}"
+            demo.entry(tenant, account, "charge", amount, service="usage")
+            spent[account] = spent.get(account, 0) + 1
+        print("   " + ", ".join(f"{a}: {n} charges" for a, n in sorted(spent.items())))
+        demo.drain()
+
+        step("Idempotency and validation at the API")
+        demo.counter += 0
+        again = demo.call(ACME, "POST", "/accounts/ana/entries",
+                          {"entry_id": "credit-0001", "kind": "credit", "amount": "100.00",
+                           "description": "Top-up"}, expect=(200, 202))
+        print(f"   same entry_id, same body again -> {again.status} (no second effect)")
+        conflict = demo.call(ACME, "POST", "/accounts/ana/entries",
+                             {"entry_id": "credit-0001", "kind": "credit", "amount": "999"},
+                             expect=(409,))
+        print(f"   same entry_id, other body -> {conflict.status}: {conflict.body['message']}")
+        bad = demo.call(ACME, "POST", "/accounts/ana/entries",
+                        {"entry_id": "x1", "kind": "charge", "amount": "1e3"},
+                        expect=(400, 422))
+        print(f"   amount \"1e3\" -> {bad.status}: {bad.body['message']}")
+        other = aws.api("GET", "/accounts/ana", tenant=SCHOOL, role="admin")
+        print(f"   another tenant reads acme's account -> {other.status}")
+
+        step("Ana refills (her low-balance episode ends), then uses it again (re-armed)")
+        demo.entry(ACME, "ana", "credit", "50.00", description="Refill")
+        demo.drain()
+        for _ in range(7):
+            demo.entry(ACME, "ana", "charge", "7.25", service="usage")
+        demo.drain()
+
+        step("The schedule fires a day later: reminders while balances stay low")
+        later = datetime.now(timezone.utc) + timedelta(hours=25)
+        report = aws.scan(at=later)
+        demo.drain()
+        print(f"   scan as of {later:%Y-%m-%d %H:%M}Z read {report['accounts_read']} watched "
+              f"account(s), created {report['notices']} reminder(s)")
+
+        summary(aws)
+        files = mailbox.write(OUT / "emails")
+        step(f"Emails sent: {len(mailbox.emails)} (written to {_rel(OUT / 'emails')}/)")
+        for email in mailbox.emails:
+            bcc = f" bcc {', '.join(email.bcc)}" if email.bcc else ""
+            print(f"   {email.sender} -> {', '.join(email.to)}{bcc}\n      \"{email.subject}\"")
+        print(f"\n{len(files)} emails written as .eml and .html under {_rel(OUT / 'emails')}/")
+    return 0
+
+
+def summary(aws: LocalAws) -> None:
+    step("Balances")
+    print(f"   {'tenant':<16} {'account':<10} {'billing':<9} {'status':<10} {'balance':>10}")
+    for tenant, accounts in ACCOUNTS.items():
+        for account_id, _ in accounts:
+            body = aws.api("GET", f"/accounts/{account_id}", tenant=tenant).body
+            print(f"   {tenant:<16} {account_id:<10} {body['billing']:<9} {body['status']:<10} "
+                  f"{body['balance']:>10} {body['currency']}")
+    step("Notices (the outbox and audit log) and why")
+    for tenant, accounts in ACCOUNTS.items():
+        for account_id, _ in accounts:
+            notices = aws.api("GET", f"/accounts/{account_id}/notices", tenant=tenant,
+                              query={"limit": "50"}).body["notices"]
+            if not notices:
+                why = _why_none(aws, tenant, account_id)
+                print(f"   {tenant}/{account_id}: none ({why})")
+            for notice in reversed(notices):
+                reason = f" - {notice['reason']}" if notice.get("reason") else ""
+                print(f"   {tenant}/{account_id}: {notice['type']:<17} rule={notice['rule_id']:<6}"
+                      f" level={notice['level']:<6} reminder={notice['reminder']} "
+                      f"{notice['status']}{reason}")
+
+
+def _why_none(aws: LocalAws, tenant: str, account_id: str) -> str:
+    body = aws.api("GET", f"/accounts/{account_id}", tenant=tenant).body
+    if body["billing"] == "postpaid":
+        return "post-paid accounts get no money notices"
+    if body["status"] != "active":
+        return f"status is {body['status']}; only active accounts are notified"
+    return "balance never went below a threshold"
+
+
+def _rel(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+if __name__ == "__main__":
+    sys.exit(run())
