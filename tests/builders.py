@@ -31,23 +31,24 @@ def tenant(tenant_id: str = "t1", *, profile: dict | None = None, **settings: An
     config_store.put_doc(tenant_id, "profile#standard", profile or STANDARD_PROFILE)
 
 
-def account(tenant_id: str = "t1", account_id: str = "a1", **fields: Any) -> None:
+def account(tenant_id: str = "t1", account_id: str = "a1", *,
+            created_at: str = "2026-11-01T00:00:00+00:00", **fields: Any) -> None:
     from balance_alerts.adapters.tables import AccountItem, account_key
 
     AccountItem(
         tenant_id, account_id, account_key=account_key(tenant_id, account_id),
-        created_at="2026-11-01T00:00:00+00:00", name=f"Customer {account_id}",
+        created_at=created_at, name=f"Customer {account_id}",
         email=f"{account_id}@customer.test", **fields,
     ).save()
 
 
 def entry(entry_id: str, kind: str, amount: str | None, *, tenant_id: str = "t1",
-          account_id: str = "a1", **fields: Any) -> None:
+          account_id: str = "a1", at: datetime | None = None, **fields: Any) -> None:
     """Append a ledger item directly (as the API would after validation)."""
     from balance_alerts.adapters.tables import LedgerItem, account_key
 
     _clock["t"] += timedelta(seconds=1)
-    recorded = _clock["t"].isoformat()
+    recorded = (at or _clock["t"]).isoformat()
     LedgerItem(
         account_key(tenant_id, account_id), entry_id,
         recorded_seq=f"{recorded}#{entry_id}", tenant_id=tenant_id, account_id=account_id,

@@ -18,6 +18,8 @@ from .adapters import accounts, config_store
 from .adapters.settings import watch_shards
 from .adapters.tables import AccountItem
 from .domain.balance_below import evaluate_balance_below
+from .domain.forecast import evaluate_runs_out
+from .domain.inactivity import evaluate_inactive
 from .domain.ledger import Context, draft_notice
 from .domain.model import AccountState, NoticeDraft, Profile, Rule
 from .domain.reminders import due_reminders
@@ -52,13 +54,34 @@ def evaluate_account(
 
     notices = evaluate_balance_below(work, profile, make_notice)
 
+    def make_forecast(rule: Rule, episode: int, mark: int, left: int) -> NoticeDraft:
+        variables = {"balance": work.balance, "currency": work.currency, "days_left": left,
+                     "mark": mark}
+        return draft_notice(rule, "funds_run_out", episode=episode, level=str(mark),
+                            reminder=0, created_at=stamp, variables=variables,
+                            context=context)
+
+    notices += evaluate_runs_out(work, profile, as_of, make_forecast)
+
+    def make_inactive(rule: Rule, episode: int, reminder: int) -> NoticeDraft:
+        return make_notice(rule, "inactive", episode, reminder, _variables(work, rule, profile))
+
+    notices += evaluate_inactive(work, profile, as_of, make_inactive)
+
     def make_reminder(rule: Rule, episode: int, reminder: int) -> NoticeDraft:
-        variables = {"balance": work.balance, "threshold": rule.threshold,
-                     "currency": work.currency, "max_reminders": profile.max_reminders}
-        return make_notice(rule, "balance_low", episode, reminder, variables)
+        return make_notice(rule, rule.notice_type, episode, reminder,
+                           _variables(work, rule, profile))
 
     notices += due_reminders(work, profile, as_of, make_reminder)
     return work, notices
+
+
+def _variables(state: AccountState, rule: Rule, profile: Profile) -> dict:
+    variables = {"balance": state.balance, "threshold": rule.threshold,
+                 "currency": state.currency, "max_reminders": profile.max_reminders}
+    if rule.inactive_days is not None:
+        variables["inactive_days"] = rule.inactive_days
+    return variables
 
 
 def _level(rule: Rule) -> str:
@@ -90,7 +113,7 @@ def _scan_account(item: AccountItem, as_of: datetime, report: ScanReport) -> Non
                       class_id=class_id)
     after, notices = evaluate_account(state, profile, context, as_of)
     watch = (watch_shard(state.tenant_id, state.account_id, watch_shards())
-             if needs_watch(after, profile) else None)
+             if needs_watch(after, profile, as_of) else None)
     if not notices and watch == item.watch:
         return
     after.version += 1

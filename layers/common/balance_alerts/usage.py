@@ -182,9 +182,11 @@ def _process_account(
         notices = [notice for notice in result.notices if notice.key not in dropped]
         if not result.changed:
             break
+        # Forecast "as of" the newest entry when it is dated ahead of the clock.
+        as_of = max([now] + [e.occurred_at or e.recorded_at for e in entries])
         watch = (
             watch_shard(key[0], key[1], watch_shards())
-            if needs_watch(result.state, profile)
+            if needs_watch(result.state, profile, as_of)
             else None
         )
         try:

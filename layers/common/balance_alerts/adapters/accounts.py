@@ -29,6 +29,8 @@ def state_of(item: AccountItem) -> AccountState:
         customer_class=item.customer_class,
         created_at=item.created_at,
         last_charge_at=item.last_charge_at,
+        first_charge_at=item.first_charge_at,
+        spend=dict(item.spend or {}),
         version=int(item.version or 0),
         applied={key: int(value) for key, value in (item.applied or {}).items()},
         latches={key: Latch.from_dict(value) for key, value in (item.latches or {}).items()},
@@ -107,6 +109,10 @@ def commit(
     ]
     if after.last_charge_at is not None:
         actions.append(AccountItem.last_charge_at.set(after.last_charge_at))
+    if after.first_charge_at is not None:
+        actions.append(AccountItem.first_charge_at.set(after.first_charge_at))
+    if after.spend != before.spend:
+        actions.append(AccountItem.spend.set(after.spend))
     if watch is None:
         actions.append(AccountItem.watch.remove())
     else:

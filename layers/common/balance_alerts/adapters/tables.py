@@ -105,6 +105,8 @@ class AccountItem(Model):
     updated_at = UnicodeAttribute(null=True)
     balance = DecimalAttribute(default=0)
     last_charge_at = UnicodeAttribute(null=True)
+    first_charge_at = UnicodeAttribute(null=True)
+    spend = DocumentAttribute(null=True)
     version = NumberAttribute(default=0)
     applied = DocumentAttribute(null=True)
     latches = DocumentAttribute(null=True)
@@ -149,6 +151,8 @@ class NoticeItem(Model):
     variables = DocumentAttribute(null=True)
     entry_id = UnicodeAttribute(null=True)
     attempts = NumberAttribute(default=0)
+    delivered = DocumentAttribute(null=True)  # send_notice: audience -> SES message id
+    published = UnicodeAttribute(null=True)  # send_notice: status last sent to EventBridge
 
     by_created = NoticesByCreated()
 

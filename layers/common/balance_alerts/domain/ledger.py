@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from . import spend
 from .balance_below import evaluate_balance_below
+from .inactivity import end_inactive_episodes
 from .model import MONEY_RULE_TYPES, AccountState, Entry, NoticeDraft, Profile, Rule
 
 # Stream records live 24 h; an applied id is remembered for twice that.
@@ -78,6 +80,7 @@ def apply_entries(
         result.outcomes.append(Outcome(entry.entry_id, "applied"))
         result.notices.extend(evaluate_after_entry(work, context, now, entry))
     if result.changed:
+        work.spend = spend.prune(work.spend, now.date())
         horizon = _epoch(now - APPLIED_RETENTION)
         work.applied = {key: at for key, at in work.applied.items() if at >= horizon}
         work.version += 1
@@ -97,10 +100,17 @@ def _apply_money(state: AccountState, entry: Entry) -> None:
     else:
         raise EntryRejected(f"unknown entry kind {entry.kind!r}")
     state.balance += entry.delta
+    moment = entry.occurred_at or entry.recorded_at
     if entry.is_activity:
-        moment = (entry.occurred_at or entry.recorded_at).isoformat()
-        if state.last_charge_at is None or moment > state.last_charge_at:
-            state.last_charge_at = moment
+        stamp = moment.isoformat()
+        if state.last_charge_at is None or stamp > state.last_charge_at:
+            state.last_charge_at = stamp
+        if state.first_charge_at is None or stamp < state.first_charge_at:
+            state.first_charge_at = stamp
+        if entry.amount:
+            spend.record_charge(state.spend, moment, entry.amount)
+    elif entry.kind == "void" and entry.voided_kind == "charge" and entry.void_delta:
+        spend.reverse_charge(state.spend, moment, entry.void_delta)
 
 
 def evaluate_after_entry(
@@ -127,6 +137,7 @@ def evaluate_after_entry(
             entry_id=entry.entry_id if entry else None,
         )
 
+    end_inactive_episodes(state, profile, charged=bool(entry and entry.is_activity))
     return evaluate_balance_below(state, profile, make_notice)
 
 

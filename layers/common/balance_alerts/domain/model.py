@@ -95,6 +95,7 @@ class Latch:
     notified: bool = False
     reminders: int = 0
     last_notice_at: str | None = None
+    marks: list[int] = field(default_factory=list)  # runs_out: marks sent and not re-armed
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -103,6 +104,7 @@ class Latch:
             "notified": self.notified,
             "reminders": self.reminders,
             "last_notice_at": self.last_notice_at,
+            "marks": list(self.marks),
         }
 
     @classmethod
@@ -113,6 +115,7 @@ class Latch:
             notified=bool(data.get("notified", False)),
             reminders=int(data.get("reminders", 0)),
             last_notice_at=data.get("last_notice_at"),
+            marks=[int(mark) for mark in data.get("marks") or ()],
         )
 
 
@@ -130,6 +133,8 @@ class AccountState:
     customer_class: str | None = None
     created_at: str | None = None
     last_charge_at: str | None = None
+    first_charge_at: str | None = None
+    spend: dict[str, Decimal] = field(default_factory=dict)  # UTC day -> charges
     version: int = 0
     applied: dict[str, int] = field(default_factory=dict)
     latches: dict[str, Latch] = field(default_factory=dict)

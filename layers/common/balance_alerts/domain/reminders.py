@@ -1,4 +1,4 @@
-"""Reminders: while a ``balance_below`` episode lasts, the scan repeats its notice every
+"""Reminders: while a ``balance_below`` or ``inactive`` episode lasts, the scan repeats its notice every
 ``reminder_every_hours``, at most ``max_reminders`` times per episode. The counter resets
 when the episode ends (see balance_below.py)."""
 
@@ -22,7 +22,7 @@ def due_reminders(
         return []
     every = timedelta(hours=profile.reminder_every_hours)
     notices = []
-    for rule in profile.rules_of("balance_below"):
+    for rule in profile.rules_of("balance_below") + profile.rules_of("inactive"):
         latch = state.latches.get(rule.id)
         if not latch or not latch.open or not latch.notified or not latch.last_notice_at:
             continue
