@@ -61,6 +61,7 @@ class _Poller:
     mapping: cfn.StreamMapping
     stream_arn: str
     position: int | None = None  # next sequence number to deliver (None: trim horizon)
+    shard_id: str | None = None
     attempts: int = 0
     limit: int = 0
     deliveries: list[Delivery] = field(default_factory=list)
@@ -88,6 +89,7 @@ class LocalAws:
         self._mock: Any = None
         self._saved_env: dict[str, str | None] = {}
         self._pollers: list[_Poller] = []
+        self._streams_client: Any = None
 
     # ------------------------------------------------------------------ lifecycle
     def __enter__(self) -> LocalAws:
@@ -229,11 +231,17 @@ class LocalAws:
         return [b for p in self._pollers if p.mapping.function == function_logical_id
                 for b in p.failed_batches]
 
+    def _streams(self) -> Any:
+        if self._streams_client is None:
+            self._streams_client = self.client("dynamodbstreams")
+        return self._streams_client
+
     def _read(self, poller: _Poller, limit: int) -> list[dict[str, Any]]:
-        streams = self.client("dynamodbstreams")
-        shard = streams.describe_stream(StreamArn=poller.stream_arn)["StreamDescription"][
-            "Shards"
-        ][0]
+        streams = self._streams()
+        if poller.shard_id is None:
+            poller.shard_id = streams.describe_stream(StreamArn=poller.stream_arn)[
+                "StreamDescription"]["Shards"][0]["ShardId"]
+        shard = {"ShardId": poller.shard_id}
         if poller.position is None:
             iterator = streams.get_shard_iterator(
                 StreamArn=poller.stream_arn, ShardId=shard["ShardId"],

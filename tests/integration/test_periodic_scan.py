@@ -77,3 +77,44 @@ def test_the_scan_evaluates_as_of_the_scheduled_event_time(aws):
     aws.invoke("PeriodicScanFunction", event)
     assert _reminders() == [0, 1]
     assert given.notices()[-1].created_at.startswith(event["time"][:16])
+
+
+def test_with_2000_accounts_and_20_at_risk_the_scan_reads_about_20_items(aws):
+    # Given 2,000 accounts fed through the ledger stream; 20 end below their threshold
+    given.tenant(profile=REMINDING)
+    for number in range(2000):
+        account_id = f"c{number:04d}"
+        given.account(account_id=account_id)
+        given.entry(f"e{number}", "credit" if number % 100 else "charge", "50.00",
+                    account_id=account_id)
+    aws.pump()
+    # When the scheduled scan runs over every shard
+    with metered() as meter:
+        report = aws.scan()
+    # Then it read only the watched accounts, never the whole table
+    assert report["accounts_read"] == 20
+    assert meter.items_read <= 20
+    assert meter.calls.get("Scan", 0) == 0
+    assert meter.calls["Query"] <= report["shards"] + 1
+
+
+def test_a_profile_change_re_evaluates_watch_for_the_accounts_using_it(aws):
+    # Given accounts at 15 with a profile whose threshold is 10: nothing to watch
+    from balance_alerts.adapters import accounts as account_store
+
+    given.tenant(profile={**REMINDING, "rules": [
+        {"id": "low", "type": "balance_below", "threshold": "10", "notify": ["customer"]}]})
+    for name in ("p1", "p2"):
+        given.account(account_id=name)
+        given.entry(f"top-{name}", "credit", "15", account_id=name)
+    aws.pump()
+    assert aws.scan()["accounts_read"] == 0
+    # When the profile's inactivity rule now covers balances under 20
+    given.tenant(profile={**REMINDING, "rules": [
+        {"id": "idle", "type": "inactive", "threshold": "20", "inactive_days": 30,
+         "notify": ["customer"]}]})
+    account_store.request_rewatch("t1", "standard", "2026-11-30T00:00:00+00:00")
+    first = aws.scan()
+    # Then the scan re-evaluated them once, and from the next scan on they are read
+    assert first["rewatched"] == 2
+    assert aws.scan()["accounts_read"] == 2

@@ -31,6 +31,7 @@ from .observability import logger
 class ScanReport:
     shards: int = 0
     accounts_read: int = 0
+    rewatched: int = 0
     accounts_written: int = 0
     notices: int = 0
     errors: int = 0
@@ -93,8 +94,11 @@ def scan(as_of: datetime, shards: list[int] | None = None) -> ScanReport:
     for shard in shards if shards is not None else range(watch_shards()):
         report.shards += 1
         for item in AccountItem.by_watch.query(shard):
-            report.accounts_read += 1
             try:
+                if accounts.is_rewatch_request(item):
+                    _rewatch(item, as_of, report)
+                    continue
+                report.accounts_read += 1
                 _scan_account(item, as_of, report)
             except (PynamoDBException, ClientError, BotoCoreError, accounts.VersionConflict):
                 # The next scheduled scan retries it: the account stays watched.
@@ -102,6 +106,28 @@ def scan(as_of: datetime, shards: list[int] | None = None) -> ScanReport:
                 logger.warning("scan of account failed", extra={
                     "tenant_id": item.tenant_id, "account_id": item.account_id})
     return report
+
+
+def _rewatch(request: AccountItem, as_of: datetime, report: ScanReport) -> None:
+    """A profile changed: recompute ``watch`` for the tenant's accounts that use it
+    (one Query of the tenant's partition, once per change), then drop the request."""
+    profile_id = request.account_id[len(accounts.REWATCH_PREFIX):]
+    tenant = config_store.load_tenant(request.tenant_id, fresh=True)
+    default = tenant.settings.get("default_profile_id")
+    for item in AccountItem.query(request.tenant_id):
+        if accounts.is_rewatch_request(item) or (item.profile_id or default) != profile_id:
+            continue
+        state = accounts.state_of(item)
+        profile = tenant.profile(state.profile_id)
+        watch = (watch_shard(state.tenant_id, state.account_id, watch_shards())
+                 if needs_watch(state, profile, as_of) else None)
+        if watch != item.watch:
+            try:
+                accounts.set_watch(item, watch)
+            except PynamoDBException:
+                continue  # changed meanwhile: on_usage recomputed watch itself
+            report.rewatched += 1
+    request.delete()
 
 
 def _scan_account(item: AccountItem, as_of: datetime, report: ScanReport) -> None:

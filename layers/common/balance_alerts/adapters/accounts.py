@@ -124,7 +124,13 @@ def commit(
         )
     if not notices:
         try:
-            item.update(actions=actions, condition=condition)
+            AccountItem._get_connection().update_item(
+                before.tenant_id,
+                before.account_id,
+                actions=actions,
+                condition=condition,
+                return_values="NONE",
+            )
         except UpdateError as error:
             if _is_conditional(error):
                 raise VersionConflict(before.account_id) from error
@@ -167,3 +173,30 @@ def create_notice(state: AccountState, draft: NoticeDraft) -> bool:
 def _is_conditional(error: Exception) -> bool:
     cause = getattr(error, "cause_response_code", None)
     return cause == "ConditionalCheckFailedException"
+
+
+REWATCH_PREFIX = "~rewatch#"
+
+
+def request_rewatch(tenant_id: str, profile_id: str, now: str) -> None:
+    """Ask the next scan to re-evaluate ``watch`` for the accounts using a profile that
+    changed. The request is an item in the watch index itself (shard 0), so the scan
+    finds it at no extra cost; account ids never start with "~" (the API refuses it)."""
+    account_id = f"{REWATCH_PREFIX}{profile_id}"
+    AccountItem(
+        tenant_id, account_id, account_key=account_key(tenant_id, account_id),
+        watch=0, created_at=now,
+    ).save()
+
+
+def is_rewatch_request(item: AccountItem) -> bool:
+    return item.account_id.startswith(REWATCH_PREFIX)
+
+
+def set_watch(item: AccountItem, watch: int | None) -> None:
+    """Change only ``watch`` (the scan's re-evaluation after a profile change)."""
+    action = AccountItem.watch.remove() if watch is None else AccountItem.watch.set(watch)
+    AccountItem._get_connection().update_item(
+        item.tenant_id, item.account_id, actions=[action],
+        condition=AccountItem.version == item.version, return_values="NONE",
+    )
