@@ -4,6 +4,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
+# The functions import the layer's package as Lambda does (it is on the path there).
+export PYTHONPATH := $(CURDIR):$(CURDIR)/layers/common
 
 .PHONY: demo test serve bench lint unit clean
 

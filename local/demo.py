@@ -43,6 +43,7 @@ ACME_PROFILE = {
          "notify": ["customer", "staff"], "notify_recovery": True},
         {"id": "empty", "type": "balance_below", "threshold": "0",
          "notify": ["customer", "staff"]},
+        {"id": "runway", "type": "runs_out", "days": [10, 5, 3, 1, 0], "notify": ["customer"]},
     ],
 }
 SCHOOL_SETTINGS = {
@@ -57,6 +58,8 @@ SCHOOL_PROFILE = {
     "rules": [
         {"id": "low", "type": "balance_below", "threshold": "30.00", "notify": ["customer"],
          "notify_recovery": True},
+        {"id": "idle", "type": "inactive", "threshold": "5.00", "inactive_days": 30,
+         "notify": ["customer", "staff"]},
     ],
 }
 
@@ -103,15 +106,36 @@ def step(text: str) -> None:
     print(f"\n== {text}")
 
 
+START = datetime(2026, 11, 1, 8, 0, tzinfo=timezone.utc)
+DAYS = 31
+
+# Average daily usage per account (cents), and the days it uses the service.
+USAGE = {
+    (ACME, "ana"): (650, range(DAYS)),
+    (ACME, "ben"): (900, range(DAYS)),
+    (ACME, "cara"): (1500, range(DAYS)),
+    (ACME, "dan"): (500, range(0, DAYS, 3)),
+    (SCHOOL, "fam-lee"): (1100, [d for d in range(DAYS) if d % 7 in (1, 4)]),
+}
+TOP_UPS = {
+    0: [(ACME, "ana", "150.00"), (ACME, "ben", "60.00"), (ACME, "dan", "10.00"),
+        (SCHOOL, "fam-lee", "80.00"), (SCHOOL, "fam-ortiz", "4.00")],
+    12: [(ACME, "ben", "250.00")],
+    19: [(ACME, "ana", "120.00")],
+}
+
+
 def run() -> int:
+    import time_machine
+
     shutil.rmtree(OUT / "emails", ignore_errors=True)
     rng = random.Random(20261130)
-    with LocalAws(verified_senders=("billing@acme.test", "office@school.test"),
-                  log_level="ERROR") as aws, \
-            capture_emails() as mailbox:
+    with time_machine.travel(START, tick=False) as clock, \
+            LocalAws(verified_senders=("billing@acme.test", "office@school.test"),
+                     log_level="ERROR") as aws, capture_emails() as mailbox:
         demo = Demo(aws)
 
-        step("Two tenants configure settings and alert profiles through the API")
+        step(f"{START:%Y-%m-%d}: two tenants configure settings and alert profiles via the API")
         demo.call(ACME, "PUT", "/settings", ACME_SETTINGS)
         demo.call(ACME, "PUT", "/profiles/standard", ACME_PROFILE)
         demo.call(SCHOOL, "PUT", "/settings", SCHOOL_SETTINGS)
@@ -122,32 +146,31 @@ def run() -> int:
                 print(f"   {tenant}: account {account_id} ({body.get('billing', 'prepaid')}, "
                       f"{body.get('status', 'active')})")
 
-        step("Top-ups")
-        for tenant, account, amount in [(ACME, "ana", "100.00"), (ACME, "ben", "60.00"),
-                                        (ACME, "dan", "10.00"), (SCHOOL, "fam-lee", "80.00"),
-                                        (SCHOOL, "fam-ortiz", "120.00")]:
-            demo.entry(tenant, account, "credit", amount, description="Top-up")
-            print(f"   {tenant}/{account} +{amount}")
-        demo.drain()
+        step(f"A simulated month: usage through the ledger stream, the scan daily at 09:00")
+        for day in range(DAYS):
+            morning = START + timedelta(days=day)
+            clock.move_to(morning)
+            for tenant, account, amount in TOP_UPS.get(day, []):
+                demo.entry(tenant, account, "credit", amount, description="Top-up")
+            charges = 0
+            for (tenant, account), (cents, days) in USAGE.items():
+                if day in days:
+                    value = cents + rng.randint(-cents // 5, cents // 5)
+                    demo.entry(tenant, account, "charge", f"{value // 100}.{value % 100:02d}",
+                               description="Usage")
+                    charges += 1
+            demo.drain()
+            clock.move_to(morning + timedelta(hours=1))
+            report = aws.scan()
+            demo.drain()
+            created = len(mailbox.emails)
+            print(f"   day {day + 1:02d} {morning:%Y-%m-%d}: {charges} charges, scan read "
+                  f"{report['accounts_read']} watched account(s), {report['notices']} "
+                  f"notice(s); {created} emails so far")
 
-        step("A stream of usage (40 charges) flows through the ledger stream")
-        plan = ([(ACME, "ana")] * 12 + [(ACME, "ben")] * 10 + [(ACME, "cara")] * 8
-                + [(ACME, "dan")] * 3 + [(SCHOOL, "fam-lee")] * 5 + [(SCHOOL, "fam-ortiz")] * 2)
-        rng.shuffle(plan)
-        spent: dict[str, int] = {}
-        for tenant, account in plan:
-            cents = {"ana": 708, "ben": 650, "cara": 1500, "dan": 500, "fam-lee": 1100,
-                     "fam-ortiz": 900}[account] + rng.randint(-40, 40)
-            amount = f"{cents // 100}.{cents % 100:02d}"
-            demo.entry(tenant, account, "charge", amount, service="usage")
-            spent[account] = spent.get(account, 0) + 1
-        print("   " + ", ".join(f"{a}: {n} charges" for a, n in sorted(spent.items())))
-        demo.drain()
-
-        step("Idempotency and validation at the API")
-        demo.counter += 0
+        step("Idempotency, validation and isolation at the API")
         again = demo.call(ACME, "POST", "/accounts/ana/entries",
-                          {"entry_id": "credit-0001", "kind": "credit", "amount": "100.00",
+                          {"entry_id": "credit-0001", "kind": "credit", "amount": "150.00",
                            "description": "Top-up"}, expect=(200, 202))
         print(f"   same entry_id, same body again -> {again.status} (no second effect)")
         conflict = demo.call(ACME, "POST", "/accounts/ana/entries",
@@ -160,20 +183,7 @@ def run() -> int:
         print(f"   amount \"1e3\" -> {bad.status}: {bad.body['message']}")
         other = aws.api("GET", "/accounts/ana", tenant=SCHOOL, role="admin")
         print(f"   another tenant reads acme's account -> {other.status}")
-
-        step("Ana refills (her low-balance episode ends), then uses it again (re-armed)")
-        demo.entry(ACME, "ana", "credit", "50.00", description="Refill")
         demo.drain()
-        for _ in range(7):
-            demo.entry(ACME, "ana", "charge", "7.25", service="usage")
-        demo.drain()
-
-        step("The schedule fires a day later: reminders while balances stay low")
-        later = datetime.now(timezone.utc) + timedelta(hours=25)
-        report = aws.scan(at=later)
-        demo.drain()
-        print(f"   scan as of {later:%Y-%m-%d %H:%M}Z read {report['accounts_read']} watched "
-              f"account(s), created {report['notices']} reminder(s)")
 
         summary(aws)
         files = mailbox.write(OUT / "emails")
@@ -203,8 +213,9 @@ def summary(aws: LocalAws) -> None:
                 print(f"   {tenant}/{account_id}: none ({why})")
             for notice in reversed(notices):
                 reason = f" - {notice['reason']}" if notice.get("reason") else ""
-                print(f"   {tenant}/{account_id}: {notice['type']:<17} rule={notice['rule_id']:<6}"
-                      f" level={notice['level']:<6} reminder={notice['reminder']} "
+                print(f"   {notice['created_at'][:10]} {tenant}/{account_id}: "
+                      f"{notice['type']:<17} rule={notice['rule_id']:<6} "
+                      f"level={notice['level']:<6} reminder={notice['reminder']} "
                       f"{notice['status']}{reason}")
 
 

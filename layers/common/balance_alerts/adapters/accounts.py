@@ -65,12 +65,13 @@ class WriteResult:
     requests: int = 0
 
 
-def notice_item(state: AccountState, draft: NoticeDraft) -> NoticeItem:
+def notice_item(state: AccountState, draft: NoticeDraft, ordinal: int = 0) -> NoticeItem:
+    """``ordinal`` orders notices created by one write (in the order they became due)."""
     key = account_key(state.tenant_id, state.account_id)
     return NoticeItem(
         key,
         draft.key,
-        created_seq=f"{draft.created_at}#{draft.key}",
+        created_seq=f"{draft.created_at}#{ordinal:04d}#{draft.key}",
         tenant_id=state.tenant_id,
         account_id=state.account_id,
         type=draft.type,
@@ -139,9 +140,10 @@ def commit(
     try:
         with TransactWrite(connection=Connection(region=region())) as transaction:
             transaction.update(item, actions=actions, condition=condition)
-            for draft in notices:
+            for ordinal, draft in enumerate(notices):
                 transaction.save(
-                    notice_item(after, draft), condition=NoticeItem.notice_key.does_not_exist()
+                    notice_item(after, draft, ordinal),
+                    condition=NoticeItem.notice_key.does_not_exist(),
                 )
     except TransactWriteError as error:
         # pynamodb sends puts before updates: reasons[0:n] are the notices, [n] the account.
