@@ -11,7 +11,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
-from botocore.client import BaseClient
+from .intercept import observe_calls
 
 
 @dataclass
@@ -57,29 +57,25 @@ class Mailbox:
 
 @contextmanager
 def capture_emails() -> Iterator[Mailbox]:
+    """Record every SES v2 SendEmail request made inside the block."""
     mailbox = Mailbox()
-    original = BaseClient._make_api_call
 
-    def capturing(self: BaseClient, operation: str, params: dict[str, Any]) -> Any:
-        response = original(self, operation, params)
-        if self.meta.service_model.service_name == "sesv2" and operation == "SendEmail":
-            simple = params.get("Content", {}).get("Simple", {})
-            body = simple.get("Body", {})
-            destination = params.get("Destination", {})
-            mailbox.emails.append(OutgoingEmail(
-                message_id=response.get("MessageId", ""),
-                sender=params.get("FromEmailAddress", ""),
-                to=list(destination.get("ToAddresses", [])),
-                bcc=list(destination.get("BccAddresses", [])),
-                subject=simple.get("Subject", {}).get("Data", ""),
-                html=body.get("Html", {}).get("Data", ""),
-                text=body.get("Text", {}).get("Data", ""),
-                headers={h["Name"]: h["Value"] for h in simple.get("Headers", [])},
-            ))
-        return response
+    def capture(service: str, operation: str, params: dict[str, Any], response: dict) -> None:
+        if service != "sesv2" or operation != "SendEmail":
+            return
+        simple = params.get("Content", {}).get("Simple", {})
+        body = simple.get("Body", {})
+        destination = params.get("Destination", {})
+        mailbox.emails.append(OutgoingEmail(
+            message_id=response.get("MessageId", ""),
+            sender=params.get("FromEmailAddress", ""),
+            to=list(destination.get("ToAddresses", [])),
+            bcc=list(destination.get("BccAddresses", [])),
+            subject=simple.get("Subject", {}).get("Data", ""),
+            html=body.get("Html", {}).get("Data", ""),
+            text=body.get("Text", {}).get("Data", ""),
+            headers={h["Name"]: h["Value"] for h in simple.get("Headers", [])},
+        ))
 
-    BaseClient._make_api_call = capturing  # type: ignore[method-assign]
-    try:
+    with observe_calls(capture):
         yield mailbox
-    finally:
-        BaseClient._make_api_call = original  # type: ignore[method-assign]

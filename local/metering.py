@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from botocore.client import BaseClient
+from .intercept import observe_calls
 
 READS = {"GetItem", "BatchGetItem", "Query", "Scan", "TransactGetItems"}
 WRITES = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
@@ -47,17 +47,11 @@ def _items_in(operation: str, response: dict[str, Any]) -> int:
 def metered(service: str = "dynamodb") -> Iterator[Meter]:
     """Count ``service`` calls made inside the block."""
     meter = Meter()
-    original = BaseClient._make_api_call
 
-    def counting(self: BaseClient, operation: str, params: dict[str, Any]) -> Any:
-        response = original(self, operation, params)
-        if self.meta.service_model.service_name == service:
+    def count(called: str, operation: str, params: dict[str, Any], response: dict) -> None:
+        if called == service:
             meter.calls[operation] += 1
             meter.items_read += _items_in(operation, response)
-        return response
 
-    BaseClient._make_api_call = counting  # type: ignore[method-assign]
-    try:
+    with observe_calls(count):
         yield meter
-    finally:
-        BaseClient._make_api_call = original  # type: ignore[method-assign]

@@ -309,10 +309,11 @@ def _template_line(traceback: TracebackType | None) -> int | None:
 def _render_part(part: str, source: str, context: Mapping[str, Any]) -> str:
     try:
         output = _compiled(part, source).render(context)
-    except TemplateError as error:
+    except Exception as error:  # noqa: BLE001 - any error of a template is the template's
         line = getattr(error, "lineno", None) or _template_line(error.__traceback__)
         where = f"{part} line {line}" if line else part
-        raise TemplateRenderError(f"{where}: {error.message or type(error).__name__}") from None
+        detail = error.message if isinstance(error, TemplateError) else str(error)
+        raise TemplateRenderError(f"{where}: {detail or type(error).__name__}") from None
     if part == "subject":
         output = output.strip()
         if "\n" in output or "\r" in output:
@@ -375,7 +376,7 @@ def _check_ast(part: str, ast: nodes.Template) -> list[TemplateIssue]:
               and node.node.name in NAMESPACES and node.node.name in undeclared
               and key not in NAMESPACES[node.node.name]):
             refuse(node, f"unknown variable '{node.node.name}.{key}'")
-        elif not isinstance(node.arg, nodes.Const):
+        elif not isinstance(node.arg, (nodes.Const, nodes.Slice)):
             refuse(node, "computed attribute names are not allowed")
     for node in ast.find_all(nodes.Filter):
         if node.name == "attr":
@@ -392,14 +393,11 @@ def _validate_source(part: str, source: str) -> list[TemplateIssue]:
         ast = env.parse(source)
     except TemplateSyntaxError as error:
         return [TemplateIssue(part, error.lineno, error.message or "syntax error")]
-    issues = _check_ast(part, ast)
-    if issues:
-        return sorted(issues, key=lambda issue: issue.line or 0)
     try:
         env.compile(source)  # unknown filters and tests are found here
     except TemplateSyntaxError as error:
         return [TemplateIssue(part, error.lineno, error.message or "syntax error")]
-    return []
+    return sorted(_check_ast(part, ast), key=lambda issue: issue.line or 0)
 
 
 def validate_template(doc: Any, notice_type: str | None = None) -> list[TemplateIssue]:

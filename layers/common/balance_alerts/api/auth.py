@@ -15,6 +15,9 @@ customer   ``GET /accounts/{own}``, ``GET /accounts/{own}/entries``,
            ``.../packages``, ``.../notices`` - nothing else (403)
 =========  ===================================================================
 
+The policy is an allow-list (anything not named is refused), and it reads the same path
+that Powertools routes on (``current_event.path``; the resolver strips no prefix).
+
 A customer asking for *another* account's resources gets **404**, the same answer as for
 an account that does not exist, so customers cannot probe which account ids exist.
 Another tenant's resources are always 404 for everyone: every key starts with the
@@ -32,6 +35,7 @@ from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
 from .errors import Forbidden, NotFound, Unauthorized
 
 ROLES = ("admin", "staff", "customer")
+STAFF_RESOURCES = frozenset({"accounts"})
 CONFIG_RESOURCES = frozenset({"settings", "profiles", "classes", "templates"})
 CUSTOMER_ACCOUNT_LISTS = frozenset({"entries", "packages", "notices"})
 _TENANT = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
@@ -71,17 +75,20 @@ def authorize(identity: Identity, method: str, path: str) -> None:
     method = method.upper()
     if identity.role == "admin":
         return
+    resource = parts[0] if parts else ""
     if identity.role == "staff":
-        if parts and parts[0] in CONFIG_RESOURCES and method != "GET" and not _is_preview(
-            method, parts
-        ):
+        if resource in STAFF_RESOURCES:
+            return
+        if resource in CONFIG_RESOURCES and (method == "GET" or _is_preview(method, parts)):
+            return
+        if resource in CONFIG_RESOURCES:
             raise Forbidden("staff may read configuration but not change it")
-        return
+        raise Forbidden("staff may not use this path")
     # customer
     is_own_account_read = (
         method == "GET"
         and len(parts) in (2, 3)
-        and parts[0] == "accounts"
+        and resource == "accounts"
         and (len(parts) == 2 or parts[2] in CUSTOMER_ACCOUNT_LISTS)
     )
     if not is_own_account_read or not identity.account_id:

@@ -3,8 +3,8 @@
 Money must survive the trip exactly, so a JSON number becomes a ``Decimal`` (never a
 float) and is refused when it is not a plain exact decimal: exponent forms (``1e5``),
 NaN/Infinity and more than 38 significant digits are 422s, as are duplicate keys (which
-would silently pick one of two amounts), nesting deeper than a document needs and bodies
-over ``MAX_BODY_BYTES``.
+would silently pick one of two amounts), nesting deeper than a document needs, strings
+that are not valid Unicode and bodies over ``MAX_BODY_BYTES``.
 """
 
 from __future__ import annotations
@@ -43,14 +43,24 @@ def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
-def _depth(value: Any, level: int = 0) -> int:
+def _check(value: Any, level: int = 0) -> None:
+    """Refuse nesting beyond ``MAX_DEPTH`` and strings that are not valid Unicode (a lone
+    surrogate from a ``\\ud800`` escape cannot be stored)."""
     if level > MAX_DEPTH:
-        return level
-    if isinstance(value, dict):
-        return max((_depth(v, level + 1) for v in value.values()), default=level + 1)
-    if isinstance(value, list):
-        return max((_depth(v, level + 1) for v in value), default=level + 1)
-    return level
+        raise Unprocessable(f"the request body nests deeper than {MAX_DEPTH} levels")
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise Unprocessable("the request body holds a string that is not valid Unicode") \
+                from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check(key, level + 1)
+            _check(item, level + 1)
+    elif isinstance(value, list):
+        for item in value:
+            _check(item, level + 1)
 
 
 def parse_json_body(text: str) -> Any:
@@ -74,6 +84,5 @@ def parse_json_body(text: str) -> Any:
         ) from None
     except (ValueError, RecursionError) as error:
         raise Unprocessable(f"the request body is not acceptable JSON: {error}") from None
-    if _depth(value) > MAX_DEPTH:
-        raise Unprocessable(f"the request body nests deeper than {MAX_DEPTH} levels")
+    _check(value)
     return value

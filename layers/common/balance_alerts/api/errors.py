@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
@@ -20,7 +19,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestValidationError,
 )
 
-logger = Logger(child=True)
+from ..observability import logger
 
 MAX_REPORTED_ERRORS = 5
 
@@ -75,7 +74,7 @@ def describe_validation_errors(errors: Iterable[dict[str, Any]]) -> tuple[str, l
         details.append({
             "loc": loc,
             "type": str(error.get("type", "invalid")),
-            "msg": str(error.get("msg", "invalid value")),
+            "msg": str(error.get("msg", "invalid value")).removeprefix("Value error, "),
         })
     parts = [
         f"{'.'.join(d['loc']) or 'body'}: {d['msg']}" for d in details[:MAX_REPORTED_ERRORS]
@@ -86,13 +85,19 @@ def describe_validation_errors(errors: Iterable[dict[str, Any]]) -> tuple[str, l
 
 
 def register_error_handlers(
-    app: APIGatewayRestResolver, *, authorize: Callable[[], None]
+    app: APIGatewayRestResolver, *, authorize: Callable[[], object]
 ) -> None:
-    """Install the handlers. ``authorize`` runs before a validation error is reported, so
-    a caller who may not make the request learns 401/403/404, never what was invalid."""
+    """Install the handlers. ``authorize`` runs before bad input is reported (Powertools
+    validates path, query and body before any middleware runs), so a caller who may not
+    make the request learns 401/403/404, never what was wrong with it."""
 
     @app.exception_handler(ApiError)
     def _api_error(error: ApiError) -> Response:
+        if isinstance(error, (BadRequest, Unprocessable)):
+            try:
+                authorize()
+            except ApiError as refused:
+                return error_response(refused.status, refused.message)
         return error_response(error.status, error.message)
 
     @app.exception_handler(RequestValidationError)

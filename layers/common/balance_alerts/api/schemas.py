@@ -34,7 +34,7 @@ ID_PATTERN = r"^[A-Za-z0-9._:-]{1,64}$"
 Identifier = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
 
 _LABEL = re.compile(r"^[^\x00-\x1f\x7f#]{1,64}$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
 def _label(value: str) -> str:
@@ -44,7 +44,7 @@ def _label(value: str) -> str:
 
 
 def _email(value: str) -> str:
-    if len(value) > 254 or not _EMAIL.match(value):
+    if len(value) > 254 or not _EMAIL.fullmatch(value):
         raise ValueError("must be an email address")
     return value
 

@@ -1,0 +1,16 @@
+"""The notice log of an account, newest first (the ByCreated index of NoticesTable)."""
+
+from __future__ import annotations
+
+from ..adapters.tables import NoticeItem, account_key
+from .paging import Page, newest_first
+
+
+def list_notices(
+    tenant_id: str, account_id: str, limit: int, cursor: str | None
+) -> Page[NoticeItem]:
+    return newest_first(
+        NoticeItem.by_created, tenant_id=tenant_id, list_name="notices",
+        account_id=account_id, partition_key=account_key(tenant_id, account_id),
+        fields=("notice_key", "created_seq"), limit=limit, cursor=cursor,
+    )
