@@ -100,8 +100,6 @@ def test_with_2000_accounts_and_20_at_risk_the_scan_reads_about_20_items(aws):
 
 def test_a_profile_change_re_evaluates_watch_for_the_accounts_using_it(aws):
     # Given accounts at 15 with a profile whose threshold is 10: nothing to watch
-    from balance_alerts.adapters import accounts as account_store
-
     given.tenant(profile={**REMINDING, "rules": [
         {"id": "low", "type": "balance_below", "threshold": "10", "notify": ["customer"]}]})
     for name in ("p1", "p2"):
@@ -109,12 +107,16 @@ def test_a_profile_change_re_evaluates_watch_for_the_accounts_using_it(aws):
         given.entry(f"top-{name}", "credit", "15", account_id=name)
     aws.pump()
     assert aws.scan()["accounts_read"] == 0
-    # When the profile's inactivity rule now covers balances under 20
-    given.tenant(profile={**REMINDING, "rules": [
+    # When an admin changes the profile: its inactivity rule now covers balances under 20
+    response = aws.api("PUT", "/profiles/standard", body={**REMINDING, "rules": [
         {"id": "idle", "type": "inactive", "threshold": "20", "inactive_days": 30,
          "notify": ["customer"]}]})
-    account_store.request_rewatch("t1", "standard", "2026-11-30T00:00:00+00:00")
+    assert response.status == 200
     first = aws.scan()
     # Then the scan re-evaluated them once, and from the next scan on they are read
     assert first["rewatched"] == 2
     assert aws.scan()["accounts_read"] == 2
+    assert aws.scan()["rewatched"] == 0
+    # and the request never shows up as an account
+    listed = aws.api("GET", "/accounts").body["accounts"]
+    assert sorted(a["account_id"] for a in listed) == ["p1", "p2"]

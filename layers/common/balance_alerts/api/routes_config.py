@@ -7,11 +7,13 @@ which is what the stream consumer and the scan read. Writes: admin; reads: admin
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
+from ..adapters import accounts as account_store
 from ..adapters import config_store
 from .auth import current_identity
 from .errors import NotFound
@@ -45,8 +47,21 @@ def class_view(class_id: str, doc: dict[str, Any]) -> dict[str, Any]:
 @router.put("/settings")
 def put_settings(settings: Annotated[SettingsIn, Body()]) -> dict[str, Any]:
     doc = settings.model_dump(mode="json", exclude_none=True)
-    config_store.put_doc(current_identity().tenant_id, config_store.SETTINGS_KEY, doc)
+    tenant_id = current_identity().tenant_id
+    before = config_store.get_doc(tenant_id, config_store.SETTINGS_KEY) or {}
+    config_store.put_doc(tenant_id, config_store.SETTINGS_KEY, doc)
+    default_profile = doc.get("default_profile_id")
+    if default_profile and default_profile != before.get("default_profile_id"):
+        _rewatch(tenant_id, default_profile)
     return settings_view(doc)
+
+
+def _rewatch(tenant_id: str, profile_id: str) -> None:
+    """The accounts using this profile may need the scan now, or no longer: ask the next
+    scan to re-evaluate their ``watch`` (see scan.py)."""
+    account_store.request_rewatch(
+        tenant_id, profile_id, datetime.now(timezone.utc).isoformat()
+    )
 
 
 @router.get("/settings")
@@ -63,6 +78,7 @@ def put_profile(profile_id: ProfileId, profile: Annotated[ProfileIn, Body()]) ->
     config_store.put_doc(
         current_identity().tenant_id, config_store.profile_key(profile_id), doc
     )
+    _rewatch(current_identity().tenant_id, profile_id)
     return profile_view(profile_id, doc)
 
 
