@@ -120,3 +120,21 @@ def test_a_profile_change_re_evaluates_watch_for_the_accounts_using_it(aws):
     # and the request never shows up as an account
     listed = aws.api("GET", "/accounts").body["accounts"]
     assert sorted(a["account_id"] for a in listed) == ["p1", "p2"]
+
+
+def test_a_due_notice_that_no_entry_triggered_is_caught_up_by_the_scan(aws):
+    # Given a suspended account that went below its threshold (no notice: not active)
+    given.tenant(profile=REMINDING)
+    aws.api("PUT", "/accounts/a1", body={"name": "Ana", "email": "ana@customer.test",
+                                         "status": "suspended"})
+    aws.api("POST", "/accounts/a1/entries", body={"entry_id": "c1", "kind": "charge",
+                                                   "amount": "5.00"})
+    aws.pump()
+    assert given.notices() == []
+    # When staff make it active again, and the schedule fires
+    aws.api("PUT", "/accounts/a1", body={"name": "Ana", "email": "ana@customer.test",
+                                         "status": "active"})
+    aws.scan()
+    aws.scan()
+    # Then the missing balance_low notice exists, once
+    assert [(n.type, n.rule_id) for n in given.notices()] == [("balance_low", "low")]

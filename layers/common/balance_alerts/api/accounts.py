@@ -1,8 +1,9 @@
 """Accounts as the API sees them: create, update the settings, read, list.
 
 The API owns only the *settings* of an account item. Balance, applied entries, latches,
-``last_charge_at`` and ``watch`` belong to the stream consumer (on_usage), which writes
-them conditionally on ``version``. So an update is an UpdateItem that SETs (or REMOVEs)
+``last_charge_at`` belong to the stream consumer (on_usage), which writes them
+conditionally on ``version``; an update also puts the account in the watch index once
+(see ``_update``). So an update is an UpdateItem that SETs (or REMOVEs)
 just the settings fields and ADDs 1 to ``version`` - never a whole-item put - and the
 consumer's next conditional write sees the new version, re-reads and retries.
 """
@@ -15,7 +16,9 @@ from decimal import Decimal
 from pynamodb.exceptions import PutError
 
 from ..adapters import config_store
+from ..adapters.settings import watch_shards
 from ..adapters.tables import AccountItem, LedgerItem, account_key
+from ..domain.watch import watch_shard
 from .errors import Conflict, NotFound
 from .paging import ListScope, Page, exclusive_start, take_page
 from .schemas import AccountIn
@@ -110,6 +113,11 @@ def _update(item: AccountItem, settings: AccountIn) -> AccountItem:
         for attribute, value in values
     ]
     actions.append(AccountItem.version.add(1))
+    # A settings change (status back to active, another profile) can make a notice due
+    # that no entry will trigger: the next scan looks at the account once (catch-up) and
+    # takes it out of the watch index again when nothing is at risk.
+    actions.append(AccountItem.watch.set(
+        watch_shard(item.tenant_id, item.account_id, watch_shards())))
     item.update(actions=actions, condition=AccountItem.account_id.exists())
     return item
 
