@@ -78,5 +78,13 @@ class ApiResponse:
         return cls(
             status=int(response["statusCode"]),
             body=body,
-            headers=dict(response.get("headers") or {}),
+            headers=response_headers(response),
         )
+
+
+def response_headers(response: dict[str, Any]) -> dict[str, str]:
+    """A proxy response's headers: ``multiValueHeaders`` (joined) and ``headers``."""
+    headers = {name: ", ".join(str(value) for value in values)
+               for name, values in (response.get("multiValueHeaders") or {}).items()}
+    headers.update({name: str(value) for name, value in (response.get("headers") or {}).items()})
+    return headers

@@ -110,6 +110,7 @@ class StreamMapping:
     bisect: bool
     report_batch_item_failures: bool
     event_names: tuple[str, ...]
+    on_failure: str | None = None  # logical id of the on-failure destination (a queue)
 
 
 def stream_mappings() -> list[StreamMapping]:
@@ -138,9 +139,18 @@ def stream_mappings() -> list[StreamMapping]:
                     report_batch_item_failures="ReportBatchItemFailures"
                     in (ep.get("FunctionResponseTypes") or []),
                     event_names=names,
+                    on_failure=_on_failure(ep),
                 )
             )
     return mappings
+
+
+def _on_failure(event_properties: dict[str, Any]) -> str | None:
+    destination = ((event_properties.get("DestinationConfig") or {}).get("OnFailure") or {}).get(
+        "Destination")
+    if isinstance(destination, dict) and "Fn::GetAtt" in destination:
+        return str(destination["Fn::GetAtt"][0])
+    return None
 
 
 def _handler_module(props: dict[str, Any]) -> str:

@@ -1,12 +1,13 @@
 """`make demo`: a realistic month of prepaid balances, run through the real handlers on
 the embedded local runtime (moto in-process). No AWS account needed.
 
-Two tenants - an energy retailer billing in money, a music school - set up their
-settings and alert profiles through the API, create accounts, top them up, and push a
-stream of usage. The ledger stream drives on_usage; notices stream into send_notice,
-which renders and sends email through (moto's) SES v2. A scheduled scan a day later
-sends reminders. The summary shows balances, every notice and why, and every email;
-each email is written to out/emails/ as .html and .eml.
+Two tenants - an energy retailer billing in money, a music school selling packages of
+lessons to families - set up their settings and alert profiles through the API, create
+accounts, top them up, buy packages, and push a stream of usage. The ledger stream
+drives on_usage; notices stream into send_notice, which renders and sends email through
+(moto's) SES v2. A scheduled scan a day later sends reminders. The summary shows
+balances, package balances (remaining / purchased per item), every notice and why, and
+every email; each email is written to out/emails/ as .html and .eml.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ SCHOOL_SETTINGS = {
     "staff_emails": ["frontdesk@school.test"],
     "default_currency": "EUR",
     "default_profile_id": "gentle",
+    "track_packages_by": "member",  # a family's shared package never alerts
 }
 SCHOOL_PROFILE = {
     "name": "Gentle",
@@ -59,6 +61,8 @@ SCHOOL_PROFILE = {
         {"id": "low", "type": "balance_below", "threshold": "30.00", "notify": ["customer"],
          "notify_recovery": True},
         {"id": "idle", "type": "inactive", "threshold": "5.00", "inactive_days": 30,
+         "notify": ["customer", "staff"]},
+        {"id": "lessons", "type": "package_below", "remaining": "2",
          "notify": ["customer", "staff"]},
     ],
 }
@@ -98,6 +102,19 @@ class Demo:
         self.call(tenant, "POST", f"/accounts/{account}/entries",
                   {"entry_id": entry_id, "kind": kind, "amount": amount, **fields})
 
+    def package(self, tenant: str, account: str, body: dict[str, Any]) -> None:
+        self.call(tenant, "POST", f"/accounts/{account}/packages", body)
+
+    def lesson(self, tenant: str, account: str, service: str, quantity: str,
+               member_id: str | None) -> None:
+        self.counter += 1
+        body = {"entry_id": f"lesson-{self.counter:04d}", "kind": "charge",
+                "service": service, "quantity": quantity,
+                "description": f"{service} lesson"}
+        if member_id:
+            body["member_id"] = member_id
+        self.call(tenant, "POST", f"/accounts/{account}/entries", body)
+
     def drain(self) -> None:
         self.aws.pump()
 
@@ -116,6 +133,42 @@ USAGE = {
     (ACME, "cara"): (1500, range(DAYS)),
     (ACME, "dan"): (500, range(0, DAYS, 3)),
     (SCHOOL, "fam-lee"): (1100, [d for d in range(DAYS) if d % 7 in (1, 4)]),
+}
+# The music school sells packages of lessons: day -> (account, package). Mia Lee's
+# second piano package is bought before the first runs out; the Lees also share a
+# family package of theory classes (no member: never alerted, the school tracks
+# packages by member).
+PACKAGES = {
+    0: [("fam-lee", {"package_id": "lee-mia-piano-1", "name": "Piano, 5 lessons",
+                     "member_id": "mia", "price": "140.00",
+                     "items": [{"service": "piano", "quantity": "5", "unit_price": "28.00"}]}),
+        ("fam-lee", {"package_id": "lee-theory", "name": "Theory group, 6 classes",
+                     "items": [{"service": "theory", "quantity": "6",
+                                "unit_price": "12.50"}]}),
+        ("fam-ortiz", {"package_id": "ortiz-sofia-guitar", "name": "Guitar, 8 lessons",
+                       "member_id": "sofia",
+                       "items": [{"service": "guitar", "quantity": "8",
+                                  "unit_price": "26.00"}]})],
+    9: [("fam-lee", {"package_id": "lee-mia-piano-2", "name": "Piano, 8 lessons",
+                     "member_id": "mia", "price": "208.00",
+                     "items": [{"service": "piano", "quantity": "8", "unit_price": "26.00"}]})],
+}
+# Lessons taken: day -> (account, service, lessons, member). Day 10 is Mia's double
+# lesson: its last unit of package 1 and its first of package 2.
+LESSONS = {
+    1: [("fam-lee", "piano", "1", "mia"), ("fam-lee", "theory", "1", None)],
+    3: [("fam-lee", "piano", "1", "mia"), ("fam-ortiz", "guitar", "1", "sofia")],
+    5: [("fam-lee", "piano", "1", "mia")],
+    8: [("fam-lee", "piano", "1", "mia"), ("fam-lee", "theory", "1", None),
+        ("fam-ortiz", "guitar", "1", "sofia")],
+    10: [("fam-lee", "piano", "2", "mia")],
+    12: [("fam-lee", "piano", "1", "mia"), ("fam-ortiz", "drums", "1", "sofia")],
+    15: [("fam-lee", "piano", "1", "mia"), ("fam-lee", "theory", "1", None)],
+    17: [("fam-lee", "piano", "1", "mia"), ("fam-ortiz", "guitar", "1", "sofia")],
+    19: [("fam-lee", "piano", "1", "mia")],
+    22: [("fam-lee", "piano", "1", "mia"), ("fam-lee", "theory", "1", None)],
+    24: [("fam-lee", "piano", "1", "mia"), ("fam-ortiz", "guitar", "1", "sofia")],
+    29: [("fam-lee", "theory", "1", None)],
 }
 TOP_UPS = {
     0: [(ACME, "ana", "150.00"), (ACME, "ben", "60.00"), (ACME, "dan", "10.00"),
@@ -152,7 +205,12 @@ def run() -> int:
             clock.move_to(morning)
             for tenant, account, amount in TOP_UPS.get(day, []):
                 demo.entry(tenant, account, "credit", amount, description="Top-up")
+            for account, body in PACKAGES.get(day, []):
+                demo.package(SCHOOL, account, body)
             charges = 0
+            for account, service, quantity, member_id in LESSONS.get(day, []):
+                demo.lesson(SCHOOL, account, service, quantity, member_id)
+                charges += 1
             for (tenant, account), (cents, days) in USAGE.items():
                 if day in days:
                     value = cents + rng.randint(-cents // 5, cents // 5)
@@ -203,6 +261,7 @@ def summary(aws: LocalAws) -> None:
             body = aws.api("GET", f"/accounts/{account_id}", tenant=tenant).body
             print(f"   {tenant:<16} {account_id:<10} {body['billing']:<9} {body['status']:<10} "
                   f"{body['balance']:>10} {body['currency']}")
+    package_balances(aws)
     step("Notices (the outbox and audit log) and why")
     for tenant, accounts in ACCOUNTS.items():
         for account_id, _ in accounts:
@@ -217,6 +276,25 @@ def summary(aws: LocalAws) -> None:
                       f"{notice['type']:<17} rule={notice['rule_id']:<6} "
                       f"level={notice['level']:<6} reminder={notice['reminder']} "
                       f"{notice['status']}{reason}")
+
+
+def package_balances(aws: LocalAws) -> None:
+    step(f"Package balances ({SCHOOL}): remaining / purchased per item")
+    print(f"   {'account':<10} {'member':<7} {'package':<24} {'service':<7} "
+          f"{'left/bought':>11} {'used':>12}  status")
+    for account_id, _ in ACCOUNTS[SCHOOL]:
+        currency = aws.api("GET", f"/accounts/{account_id}", tenant=SCHOOL).body["currency"]
+        body = aws.api("GET", f"/accounts/{account_id}/packages", tenant=SCHOOL).body
+        for package in body["packages"]:
+            for item in package["items"]:
+                left = f"{item['remaining']} / {item['purchased']}"
+                used = f"{item['amount_used']} {currency}"
+                print(f"   {account_id:<10} {package['member_id'] or '-':<7} "
+                      f"{package['name']:<24} {item['service']:<7} {left:>11} {used:>12}  "
+                      f"{package['status']}")
+        for row in body["unallocated"]:
+            print(f"   {account_id:<10} {row['member_id'] or '-':<7} {'(no package)':<24} "
+                  f"{row['service']:<7} {row['quantity'] + ' unallocated':>24}")
 
 
 def _why_none(aws: LocalAws, tenant: str, account_id: str) -> str:

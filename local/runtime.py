@@ -6,6 +6,13 @@ event source mapping does (batch size, INSERT filter, ``batchItemFailures`` -> r
 from the lowest failed sequence number, an exception -> retry the batch, bisecting when
 the template says so, bounded retries, then the on-failure destination), fires the
 schedule, and turns API calls into API Gateway proxy events. The handlers run unchanged.
+
+Fault options (see local/faults.py for the botocore-level faults): ``redeliver`` re-sends
+every batch that succeeded once more; ``split_batches`` cuts every batch at a random
+point (``seed`` makes it repeatable); a ``FunctionCrash`` raised anywhere inside a handler
+is a process that died mid-invocation, which Lambda retries like any function error. A
+batch that exhausts its retries goes to the mapping's on-failure queue as the message
+Lambda sends (``DDBStreamBatchInfo``), so the operator tools can be run against it.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import random
 import sys
 import uuid
 from collections.abc import Callable, Iterator
@@ -28,6 +36,14 @@ from .apigw import ApiResponse, proxy_event
 
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
+
+
+class FunctionCrash(BaseException):
+    """The function's process died mid-invocation (killed, timed out, out of memory).
+
+    A BaseException, so no ``except Exception`` in the handler or in Powertools can turn
+    it into a handled failure: like a real crash, nothing after it runs, and Lambda sees a
+    function error."""
 
 
 @dataclass
@@ -79,11 +95,18 @@ class LocalAws:
         redeliver: bool = False,
         batch_size: int | None = None,
         log_level: str | None = None,
+        split_batches: bool = False,
+        seed: int | None = None,
     ) -> None:
         self.endpoint_url = endpoint_url
         self.verified_senders = verified_senders
         self.redeliver = redeliver
         self.batch_size = batch_size
+        self.split_batches = split_batches
+        self.random = random.Random(seed)
+        self.queue_urls: dict[str, str] = {}
+        self._invoking: list[str] = []
+        self._clients: dict[str, Any] = {}
         self.log_level = log_level or os.environ.get("BALANCE_ALERTS_LOG_LEVEL")
         self.hooks: dict[str, Callable[[dict[str, Any]], None]] = {}
         self._mock: Any = None
@@ -131,7 +154,11 @@ class LocalAws:
         reset_warm_state()
 
     def client(self, service: str) -> Any:
-        return boto3.client(service, region_name=REGION, endpoint_url=self.endpoint_url)
+        """A boto3 client for the local services (one per service, reused)."""
+        if service not in self._clients:
+            self._clients[service] = boto3.client(
+                service, region_name=REGION, endpoint_url=self.endpoint_url)
+        return self._clients[service]
 
     def _create_resources(self) -> None:
         dynamodb = self.client("dynamodb")
@@ -151,6 +178,9 @@ class LocalAws:
             poller = _Poller(mapping=mapping, stream_arn=arns[mapping.table])
             poller.limit = self.batch_size or mapping.batch_size
             self._pollers.append(poller)
+            if mapping.on_failure and mapping.on_failure not in self.queue_urls:
+                self.queue_urls[mapping.on_failure] = self.client("sqs").create_queue(
+                    QueueName=cfn.physical_name(mapping.on_failure))["QueueUrl"]
 
     def verify_sender(self, address: str) -> None:
         """Make an address a verified SES identity (SES refuses unverified senders)."""
@@ -163,7 +193,17 @@ class LocalAws:
 
     def invoke(self, function_logical_id: str, event: dict[str, Any]) -> Any:
         context = LambdaContext(function_name=cfn.physical_name(function_logical_id))
-        return self.handler(function_logical_id)(event, context)
+        self._invoking.append(function_logical_id)
+        try:
+            return self.handler(function_logical_id)(event, context)
+        finally:
+            self._invoking.pop()
+
+    @property
+    def current_function(self) -> str | None:
+        """The function whose invocation is running now (the innermost, when a fault runs
+        one invocation inside another), else None."""
+        return self._invoking[-1] if self._invoking else None
 
     def api(
         self,
@@ -227,9 +267,36 @@ class LocalAws:
                 for d in p.deliveries]
 
     def failed_batches(self, function_logical_id: str) -> list[dict[str, Any]]:
-        """What went to the mapping's on-failure destination."""
+        """What went to the mapping's on-failure destination (``message`` is the body
+        Lambda sends to the queue)."""
         return [b for p in self._pollers if p.mapping.function == function_logical_id
                 for b in p.failed_batches]
+
+    def stream_functions(self) -> list[str]:
+        return [poller.mapping.function for poller in self._pollers]
+
+    def rewind_streams(self) -> None:
+        """Start every stream poller again from the trim horizon, forgetting what it
+        delivered (for streams that were emptied: local/faults.py reset_tables)."""
+        for poller in self._pollers:
+            poller.position = None
+            poller.attempts = 0
+            poller.limit = self.batch_size or poller.mapping.batch_size
+            poller.deliveries.clear()
+            poller.failed_batches.clear()
+
+    def failure_queue_url(self, function_logical_id: str) -> str:
+        """The URL of the on-failure queue of the function's stream mapping."""
+        for poller in self._pollers:
+            if poller.mapping.function == function_logical_id and poller.mapping.on_failure:
+                return self.queue_urls[poller.mapping.on_failure]
+        raise KeyError(f"{function_logical_id} has no on-failure queue")
+
+    def stream_arn(self, table_logical_id: str) -> str:
+        for poller in self._pollers:
+            if poller.mapping.table == table_logical_id:
+                return poller.stream_arn
+        raise KeyError(f"no stream mapping reads {table_logical_id}")
 
     def _streams(self) -> Any:
         if self._streams_client is None:
@@ -256,7 +323,10 @@ class LocalAws:
         return streams.get_records(ShardIterator=iterator, Limit=limit)["Records"]
 
     def _poll_once(self, poller: _Poller) -> bool:
-        raw = self._read(poller, poller.limit)
+        limit = poller.limit
+        if self.split_batches and limit > 1:
+            limit = self.random.randint(1, limit)  # fault: the batch is cut anywhere
+        raw = self._read(poller, limit)
         if not raw:
             return False
         records = [self._lambda_record(poller, record) for record in raw]
@@ -271,7 +341,7 @@ class LocalAws:
             if hook:
                 hook({"Records": wanted})
             response = self.invoke(poller.mapping.function, {"Records": wanted})
-        except Exception as error:  # noqa: BLE001 - Lambda retries whatever the error
+        except (Exception, FunctionCrash) as error:  # noqa: BLE001 - Lambda retries any error
             poller.deliveries.append(Delivery(poller.mapping.function, sequence, sequence,
                                               repr(error)))
             self._retry(poller, records, from_sequence=sequence[0], whole=True)
@@ -302,15 +372,57 @@ class LocalAws:
         if whole and poller.mapping.bisect and poller.limit > 1:
             poller.limit = max(1, poller.limit // 2)
         if limit_retries >= 0 and poller.attempts > limit_retries:
+            message = self._on_failure_message(poller, records, from_sequence)
             poller.failed_batches.append({
                 "function": poller.mapping.function,
                 "first_sequence_number": str(from_sequence),
                 "last_sequence_number": records[-1]["dynamodb"]["SequenceNumber"],
                 "batch_size": len(records),
+                "message": message,
             })
+            if poller.mapping.on_failure in self.queue_urls:
+                self.client("sqs").send_message(
+                    QueueUrl=self.queue_urls[poller.mapping.on_failure],
+                    MessageBody=json.dumps(message))
             poller.position = int(records[-1]["dynamodb"]["SequenceNumber"]) + 1
             poller.attempts = 0
             poller.limit = self.batch_size or poller.mapping.batch_size
+
+    def _on_failure_message(self, poller: _Poller, records: list[dict[str, Any]],
+                            from_sequence: int) -> dict[str, Any]:
+        """The invocation record Lambda sends to an on-failure destination for a stream."""
+        failed = [r for r in records if int(r["dynamodb"]["SequenceNumber"]) >= from_sequence]
+        arrivals = [r["dynamodb"].get("ApproximateCreationDateTime") for r in failed]
+
+        def stamp(seconds: Any) -> str:
+            moment = (datetime.fromtimestamp(seconds, timezone.utc)
+                      if isinstance(seconds, (int, float)) else datetime.now(timezone.utc))
+            return moment.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+        function = cfn.physical_name(poller.mapping.function)
+        return {
+            "requestContext": {
+                "requestId": str(uuid.uuid4()),
+                "functionArn": f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{function}",
+                "condition": "RetryAttemptsExhausted",
+                "approximateInvokeCount": poller.attempts,
+            },
+            "responseContext": {
+                "statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled",
+            },
+            "version": "1.0",
+            "timestamp": stamp(None),
+            "DDBStreamBatchInfo": {
+                "shardId": poller.shard_id,
+                "startSequenceNumber": str(from_sequence),
+                "endSequenceNumber": failed[-1]["dynamodb"]["SequenceNumber"] if failed
+                else str(from_sequence),
+                "approximateArrivalOfFirstRecord": stamp(arrivals[0] if arrivals else None),
+                "approximateArrivalOfLastRecord": stamp(arrivals[-1] if arrivals else None),
+                "batchSize": len(failed),
+                "streamArn": poller.stream_arn,
+            },
+        }
 
     @staticmethod
     def _lambda_record(poller: _Poller, record: dict[str, Any]) -> dict[str, Any]:

@@ -5,25 +5,44 @@ come from headers (local only): ``X-Tenant`` (default ``demo``), ``X-Role`` (def
 ``admin``) and ``X-Account`` (for the customer role). A background thread pumps the
 DynamoDB streams into on_usage and send_notice every half second, and
 ``POST /_local/scan`` fires the schedule (optionally ``?at=2026-12-01T09:00:00Z``).
+``GET /openapi.json`` is the API's OpenAPI document and ``GET /docs`` a page to browse it
+(self-contained, works offline).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from .apigw import proxy_event
+from . import apidocs, cfn
+from .apigw import proxy_event, response_headers
 from .runtime import LocalAws
 
 LOCK = threading.Lock()
 MAX_BODY = 256 * 1024
+
+
+def openapi_document() -> dict[str, Any]:
+    """The API's OpenAPI document, generated from the running code (as `make openapi`);
+    the function module is imported as an invocation imports it."""
+    from balance_alerts.api.openapi import document
+
+    return document(importlib.import_module(cfn.handler_module("ApiFunction")).app)
+
+
+API_DOCS: dict[str, tuple[str, Callable[[], str]]] = {
+    "/openapi.json": ("application/json", lambda: json.dumps(openapi_document(), indent=2)),
+    "/docs": ("text/html; charset=utf-8", lambda: apidocs.render(openapi_document())),
+}
 
 
 def make_handler(aws: LocalAws) -> type[BaseHTTPRequestHandler]:
@@ -49,6 +68,10 @@ def make_handler(aws: LocalAws) -> type[BaseHTTPRequestHandler]:
                 self._reply(413, json.dumps({"message": "request body too large"}))
                 return
             raw = self.rfile.read(length).decode("utf-8", "replace") if length else None
+            if self.command == "GET" and split.path in API_DOCS:
+                content_type, render = API_DOCS[split.path]
+                self._reply(200, render(), {"Content-Type": content_type})
+                return
             if split.path == "/_local/scan" and self.command == "POST":
                 query = dict(parse_qsl(split.query))
                 at = datetime.fromisoformat(query["at"].replace("Z", "+00:00")) \
@@ -71,11 +94,13 @@ def make_handler(aws: LocalAws) -> type[BaseHTTPRequestHandler]:
             )
             with LOCK:
                 response = aws.invoke("ApiFunction", event)
-            headers = dict(response.get("headers") or {})
+            headers = response_headers(response)
             headers.setdefault("Content-Type", "application/json")
             self._reply(int(response["statusCode"]), response.get("body") or "", headers)
 
-        do_GET = do_POST = do_PUT = do_DELETE = _handle  # noqa: N815
+        # every method API Gateway's ANY passes on (the API answers 405 where a path
+        # does not take it)
+        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _handle  # noqa: N815
 
     return Handler
 
@@ -88,18 +113,21 @@ def pump_forever(aws: LocalAws, stop: threading.Event) -> None:
 
 
 CURL = """
-Try it (another terminal):
+Try it (another terminal; README.md, section API, has every endpoint):
 
-  curl -s -X PUT {url}/settings -H 'Content-Type: application/json' \\
+  API={url}; H='Content-Type: application/json'
+  curl -s -X PUT $API/settings -H "$H" \\
     -d '{{"name": "Demo Co", "from_email": "billing@demo.test", "staff_emails": ["ops@demo.test"], "default_profile_id": "standard"}}'
-  curl -s -X PUT {url}/profiles/standard -d '{{"name": "Standard", "rules": [{{"id": "low", "type": "balance_below", "threshold": "20.00", "notify": ["customer", "staff"], "notify_recovery": true}}]}}'
-  curl -s -X PUT {url}/accounts/acct-1 -d '{{"name": "Ana Souza", "email": "ana@example.test"}}'
-  curl -s -X POST {url}/accounts/acct-1/entries -d '{{"entry_id": "top-1", "kind": "credit", "amount": "50.00"}}'
-  curl -s -X POST {url}/accounts/acct-1/entries -d '{{"entry_id": "use-1", "kind": "charge", "amount": "35.00"}}'
-  curl -s {url}/accounts/acct-1
-  curl -s {url}/accounts/acct-1/notices
-  curl -s {url}/accounts/acct-1/entries -H 'X-Role: customer' -H 'X-Account: acct-1'
-  curl -s -X POST '{url}/_local/scan'
+  curl -s -X PUT $API/profiles/standard -H "$H" -d '{{"name": "Standard", "rules": [{{"id": "low", "type": "balance_below", "threshold": "20.00", "notify": ["customer", "staff"], "notify_recovery": true}}]}}'
+  curl -s -X PUT $API/accounts/acct-1 -H "$H" -d '{{"name": "Ana Souza", "email": "ana@example.test"}}'
+  curl -s -X POST $API/accounts/acct-1/entries -H "$H" -d '{{"entry_id": "top-1", "kind": "credit", "amount": "50.00"}}'
+  curl -s -X POST $API/accounts/acct-1/entries -H "$H" -d '{{"entry_id": "use-1", "kind": "charge", "amount": "35.00"}}'
+  curl -s $API/accounts/acct-1
+  curl -s $API/accounts/acct-1/notices
+  curl -s $API/accounts/acct-1/entries -H 'X-Role: customer' -H 'X-Account: acct-1'
+  curl -s -X POST $API/_local/scan
+
+The API's OpenAPI document: {url}/openapi.json - browse it: {url}/docs
 """
 
 

@@ -8,10 +8,18 @@ import os
 from pathlib import Path
 from typing import Any
 
+import moto.core.models  # noqa: F401 - registers moto's botocore hook; see below
 import pytest
 
 from local import cfn
 
+# A product module that creates its boto3 clients at import (adapters/delivery.py, as a
+# Lambda handler should) may be imported by a test module at collection, before any
+# LocalAws runs. Its clients keep what they found then: moto's botocore hook only if
+# moto was imported first, credentials only if the environment had some. So: moto
+# first, and fake credentials, before any test module, whatever the test order.
+for _name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+    os.environ.setdefault(_name, "testing")
 for _name, _value in cfn.function_env().items():
     os.environ.setdefault(_name, _value)
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")

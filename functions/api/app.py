@@ -7,6 +7,7 @@ route runs, and errors as ``{"message": ...}``.
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
@@ -14,17 +15,28 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from balance_alerts.api import routes_accounts, routes_config, routes_entries
+from balance_alerts.api import routes_templates
+from balance_alerts.api import routes_packages
 from balance_alerts.api.auth import authorization_middleware, authorize_current_request
 from balance_alerts.api.body import parse_json_body
-from balance_alerts.api.errors import register_error_handlers
+from balance_alerts.api.errors import json_only_middleware, register_error_handlers
+from balance_alerts.api.openapi import configure as configure_openapi
 from balance_alerts.observability import logger
 
-app = APIGatewayRestResolver(enable_validation=True, json_body_deserializer=parse_json_body)
-app.use(middlewares=[authorization_middleware])
+app = APIGatewayRestResolver(
+    enable_validation=True,
+    json_body_deserializer=parse_json_body,
+    # a response that does not match its model is a bug (500), not the caller's 422
+    response_validation_error_http_code=HTTPStatus.INTERNAL_SERVER_ERROR,
+)
+configure_openapi(app)
+app.use(middlewares=[authorization_middleware, json_only_middleware])
 register_error_handlers(app, authorize=authorize_current_request)
 app.include_router(routes_config.router)
 app.include_router(routes_accounts.router)
 app.include_router(routes_entries.router)
+app.include_router(routes_templates.router)
+app.include_router(routes_packages.router)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -165,6 +165,32 @@ BAD_REQUESTS = {
     "class: unknown notice type": ("PUT", "/classes/c1", '{"enabled": ["spam"]}', None),
     "class: enabled not a list": ("PUT", "/classes/c1", '{"enabled": "balance_low"}', None),
     "not JSON content": ("PUT", "/settings", "name=x", None),
+    "account id with a non-ASCII letter": ("GET", "/accounts/\u00e41", None, None),
+    "account id with a space in a write": ("PUT", "/accounts/a%20b", "{}", None),
+    "profile id too long": ("GET", "/profiles/" + "p" * 65, None, None),
+    "class id with a bang": ("PUT", "/classes/c!", "{}", None),
+    "limit negative": ("GET", ENTRIES, None, {"limit": "-1"}),
+    "limit with 40 digits": ("GET", ENTRIES, None, {"limit": "1" + "0" * 39}),
+    "limit as an exponent": ("GET", "/accounts", None, {"limit": "1e2"}),
+    "limit empty": ("GET", "/profiles", None, {"limit": ""}),
+    "cursor empty": ("GET", ENTRIES, None, {"cursor": ""}),
+    "cursor too long": ("GET", "/accounts", None, {"cursor": "a" * 3000}),
+    "account: too many extra emails": ("PUT", "/accounts/a1", json.dumps(
+        {"extra_emails": [f"x{n}@customer.test" for n in range(21)]}), None),
+    "account: an extra email twice": ("PUT", "/accounts/a1", json.dumps(
+        {"extra_emails": ["x@customer.test", "x@customer.test"]}), None),
+    "account: name too long": ("PUT", "/accounts/a1", json.dumps({"name": "x" * 201}), None),
+    "account: name empty": ("PUT", "/accounts/a1", '{"name": ""}', None),
+    "account: status null": ("PUT", "/accounts/a1", '{"status": null}', None),
+    "account: a list body": ("PUT", "/accounts/a1", "[]", None),
+    "settings: too many staff emails": ("PUT", "/settings", json.dumps(
+        {"staff_emails": [f"s{n}@acme.test" for n in range(21)]}), None),
+    "settings: unsubscribe as javascript": ("PUT", "/settings",
+                                            '{"unsubscribe": "javascript:alert(1)"}', None),
+    "settings: body is null": ("PUT", "/settings", "null", None),
+    "settings: a number too large for a float": ("PUT", "/settings", '{"name": 1e400}', None),
+    "settings: over 64 KiB of whitespace": ("PUT", "/settings", "{" + " " * 70_000 + "}",
+                                            None),
 }
 
 
@@ -249,6 +275,24 @@ BAD_PROFILES = {
     "reminder hours zero": {"reminder_every_hours": 0},
     "max_reminders without a period": {"max_reminders": 3},
     "max_reminders as a boolean": {"reminder_every_hours": 1, "max_reminders": True},
+    "max_reminders above 100": {"reminder_every_hours": 1, "max_reminders": 101},
+    "reminder hours above a year": {"reminder_every_hours": 24 * 365 + 1},
+    "too many rules": {"rules": [{"id": f"r{n}", "type": "balance_below", "threshold": "1"}
+                                 for n in range(51)]},
+    "threshold with 39 digits": {"rules": [{"id": "x", "type": "balance_below",
+                                            "threshold": "1" * 39}]},
+    "threshold NaN": {"rules": [{"id": "x", "type": "balance_below", "threshold": "NaN"}]},
+    "threshold as a boolean": {"rules": [{"id": "x", "type": "balance_below",
+                                          "threshold": True}]},
+    "runs_out with too many days": {"rules": [{"id": "x", "type": "runs_out",
+                                               "days": list(range(21))}]},
+    "runs_out with a day above 3650": {"rules": [{"id": "x", "type": "runs_out",
+                                                  "days": [3651]}]},
+    "inactive_days above 3650": {"rules": [{"id": "x", "type": "inactive", "threshold": "5",
+                                            "inactive_days": 3651}]},
+    "name too long": {"name": "x" * 201},
+    "too many cc emails": {"rules": [{"id": "x", "type": "balance_below", "threshold": "1",
+                                      "cc_emails": [f"c{n}@acme.test" for n in range(21)]}]},
 }
 
 
@@ -260,3 +304,49 @@ def test_a_bad_profile_is_422_and_not_stored(seeded, profile):
     assert response.body["message"]
     assert _snapshot() == before
     assert seeded.api("GET", "/profiles/p2").status == 404
+
+
+@pytest.mark.filterwarnings("ignore:Received multipart/form-data:UserWarning")
+@pytest.mark.parametrize("content_type, body", [
+    ("multipart/form-data", '{"name": "x"}'),
+    ("multipart/form-data; boundary=xyz", '--xyz\r\nContent-Disposition: form-data; '
+                                          'name="name"\r\n\r\nx\r\n--xyz--\r\n'),
+    ("application/x-www-form-urlencoded", "name=x"),
+    ("text/plain", '{"name": "x"}'),
+], ids=["multipart without a boundary", "multipart", "form", "text"])
+def test_a_body_that_is_not_json_is_415_and_nothing_is_written(seeded, content_type, body):
+    before = _snapshot()
+    for path in ("/settings", "/accounts/a1"):
+        response = seeded.api("PUT", path, raw_body=body,
+                              headers={"Content-Type": content_type})
+        assert response.status == 415, (path, response.body)
+        assert response.body["message"]
+    assert _snapshot() == before
+
+
+def test_a_caller_who_may_not_write_learns_403_not_415(seeded):
+    response = seeded.api("PUT", "/settings", raw_body="name=x", role="staff",
+                          headers={"Content-Type": "multipart/form-data"})
+    assert response.status == 403
+
+
+@pytest.mark.parametrize("method, path, allowed", [
+    ("PATCH", "/settings", "GET, PUT"),
+    ("DELETE", "/accounts/a1", "GET, PUT"),
+    ("POST", "/accounts", "GET"),
+    ("PUT", "/accounts/a1/entries", "GET, POST"),
+])
+def test_a_method_the_path_does_not_take_is_405_with_allow(seeded, method, path, allowed):
+    before = _snapshot()
+    response = seeded.api(method, path, raw_body="{}")
+    assert response.status == 405, response.body
+    assert response.headers["Allow"] == allowed
+    assert response.body["message"]
+    assert _snapshot() == before
+
+
+def test_a_read_ignores_the_content_type_and_a_body(seeded):
+    plain = {"Content-Type": "text/plain"}
+    assert seeded.api("GET", "/accounts/a1", raw_body="x=1", headers=plain).status == 200
+    refused = seeded.api("GET", ENTRIES, query={"limit": "0"}, headers=plain)
+    assert refused.status == 422, refused.body

@@ -154,7 +154,8 @@ def test_a_package_rule_may_name_a_service_and_use_a_percent():
 def test_settings_and_class_defaults():
     assert SettingsIn().model_dump(mode="json") == {
         "name": None, "from_email": None, "staff_emails": [], "default_currency": "USD",
-        "default_profile_id": None, "default_class": None, "track_packages_by": "account"}
+        "default_profile_id": None, "default_class": None, "track_packages_by": "account",
+        "unsubscribe": None}
     assert ClassIn().model_dump(exclude_none=True) == {"template_set": "default"}
 
 

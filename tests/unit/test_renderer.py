@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
 from balance_alerts.adapters import renderer
 from balance_alerts.adapters.renderer import (
+    COMMON_VARIABLES,
+    TYPE_VARIABLES,
     TemplateRenderError,
     default_template,
+    format_moment,
     format_money,
     render,
     sample_variables,
@@ -107,7 +111,8 @@ def test_template_variables_follow_the_contract():
     context = template_variables(values, notice_type="funds_run_out", reminder=1,
                                  tenant_name="Acme", account_id="a1", account_name="Léa",
                                  account_email="lea@example.com", locale="fr_FR",
-                                 currency="USD")
+                                 currency="USD", timezone="Europe/Paris",
+                                 created_at="2026-11-02T09:00:05+00:00")
 
     # Then amounts are formatted, absent values are None, the rule's addresses are not there
     assert context["balance"] == "-3,50\xa0€"
@@ -116,16 +121,85 @@ def test_template_variables_follow_the_contract():
     assert context["days_left"] == 4 and context["inactive_days"] is None
     assert context["account"] == {"id": "a1", "name": "Léa", "email": "lea@example.com"}
     assert context["item"] == {"service": None, "remaining": None, "purchased": None}
-    assert context["notice"] == {"type": "funds_run_out"} and context["reminder"] == 1
+    assert context["notice"] == {"type": "funds_run_out",
+                                 "created_at": "2 nov. 2026, 10:00 CET"}
+    assert context["reminder"] == 1
     assert "rule" not in context
 
 
-@pytest.mark.parametrize("notice_type", NOTICE_TYPES)
-def test_sample_variables_exist_for_every_type(notice_type):
-    variables = sample_variables(notice_type)
+def _set_names(context: dict) -> set[str]:
+    """The dotted names of the variables that hold a value."""
+    names = set()
+    for name, value in context.items():
+        if isinstance(value, dict):
+            names |= {f"{name}.{field}" for field, inner in value.items() if inner is not None}
+        elif value is not None:
+            names.add(name)
+    return names
 
-    assert variables["notice"] == {"type": notice_type}
-    assert variables["tenant"]["name"] and variables["account"]["email"]
+
+@pytest.mark.parametrize("notice_type", NOTICE_TYPES)
+def test_sample_variables_set_what_the_type_documents(notice_type):
+    # Given the sample data of a type as a reminder (so max_reminders applies)
+    variables = sample_variables(notice_type, reminder=1)
+
+    # Then exactly the common variables and the type's own are set (docs/templates.md)
+    assert _set_names(variables) == {*COMMON_VARIABLES, *TYPE_VARIABLES[notice_type]}
+    assert variables["notice"]["type"] == notice_type
+
+
+def test_documented_variables_are_the_contract_ones_plus_created_at():
+    documented = {*COMMON_VARIABLES, *(v for vs in TYPE_VARIABLES.values() for v in vs)}
+    contract = {"tenant.name", "account.id", "account.name", "account.email", "balance",
+                "currency", "threshold", "days_left", "inactive_days", "package.name",
+                "item.service", "item.remaining", "item.purchased", "member_id", "reminder",
+                "max_reminders", "notice.type"}
+
+    assert documented == contract | {"notice.created_at"}
+    assert set(TYPE_VARIABLES) == set(NOTICE_TYPES)
+
+
+def test_the_docs_list_every_variable_and_show_every_default():
+    docs = Path(__file__).resolve().parents[2] / "docs"
+    page = (docs / "templates.md").read_text(encoding="utf-8")
+
+    for name in {*COMMON_VARIABLES, *(v for vs in TYPE_VARIABLES.values() for v in vs)}:
+        assert f"`{name}`" in page, name
+    for notice_type, audience in EVERY_TEMPLATE:
+        picture = f"emails/{notice_type}-{audience}.png"
+        assert (docs / picture).is_file() and f"({picture})" in page, picture
+
+
+# -------------------------------------------------------------------- dates
+@pytest.mark.parametrize("zone, locale, expected", [
+    ("America/New_York", "en_US", "Nov 2, 2026, 4:00\u202fAM EST"),
+    ("Europe/Berlin", "de_DE", "02.11.2026, 10:00 CET"),
+    ("Asia/Tokyo", "ja_JP", "2026/11/02 18:00 JST"),
+    ("UTC", "en_GB", "2 Nov 2026, 09:00 UTC"),
+    ("Nowhere/Atlantis", "xx", "Nov 2, 2026, 9:00\u202fAM UTC"),  # bad values: UTC, en_US
+])
+def test_dates_are_shown_in_the_accounts_time_zone_and_locale(zone, locale, expected):
+    assert format_moment("2026-11-02T09:00:05+00:00", zone, locale) == expected
+
+
+def test_absent_or_odd_dates():
+    assert format_moment(None, "UTC", "en_US") is None
+    assert format_moment("yesterday", "UTC", "en_US") == "yesterday"
+    assert format_moment("2026-11-02T09:00:00", "Europe/Berlin", "de_DE") == (
+        "02.11.2026, 10:00 CET")  # a naive time is taken as UTC
+
+
+def test_defaults_say_when_the_balance_was_read():
+    variables = sample_variables("balance_low", timezone="Europe/Berlin", locale="de_DE",
+                                 currency="EUR")
+
+    customer = render("balance_low", "customer", variables)
+    staff = render("balance_low", "staff", variables)
+
+    assert "Current balance: 12,50\xa0€ (on 02.11.2026, 15:30 CET)" in customer.text
+    assert "Current balance on 02.11.2026, 15:30 CET" in customer.html
+    assert "Date:      02.11.2026, 15:30 CET" in staff.text
+    assert "02.11.2026, 15:30 CET" in staff.html
 
 
 # ------------------------------------------------------------------ rendering
@@ -334,3 +408,84 @@ def test_issues_serialize_for_the_api():
 
     assert issue.to_dict() == {"field": "text", "line": 1,
                                "message": "unknown variable 'nope'"}
+
+
+# ------------------------------------------------------------ resource limits
+BOMBS = {
+    "nested loops": "{% for a in range(10000) %}{% for b in range(10000) %}{% endfor %}"
+                    "{% endfor %}",
+    "huge range": "{{ range(100000000)|list|length }}",
+    "string repeat": "{{ 'x' * 1000000000 }}",
+    "list repeat": "{{ [1] * 1000000000 }}",
+    "concat": "{% set a = 'x' * 150000 %}{{ a ~ a }}",
+    "doubling in a loop": "{% set ns = namespace(s='ab') %}{% for i in range(60) %}"
+                          "{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s|length }}",
+    "plus": "{% set a = 'x' * 150000 %}{{ a + a }}",
+    "power": "{{ (9 ** 999) ** 999 }}",
+    "big product": "{{ (2 ** 4000) * (2 ** 4000) }}",
+    "percent formatting": "{{ '%0999999999d' % 1 }}",
+    "padding method": "{{ account.name.center(1000000000) }}",
+    "padding filter": "{{ account.name|center(1000000000) }}",
+    "tojson indent": "{{ account|tojson(indent=1000000000) }}",
+    "batch fill": "{{ range(3)|batch(1000000000, 'x')|list }}",
+    "join": "{{ range(5000)|join('x' * 100000) }}",
+    "replace": "{{ ('x' * 1000)|replace('', 'y' * 1000) }}",
+    "macro recursion": "{% macro m(n) %}{{ m(n) }}{% endmacro %}{{ m(1) }}",
+    "recursive loop": "{% for x in [[1]] recursive %}{{ loop(x) }}{% endfor %}",
+    "safe": "{{ account.name|safe }}",
+    "autoescape off": "{% autoescape false %}{{ account.name }}{% endautoescape %}",
+}
+
+
+@pytest.mark.parametrize("source", BOMBS.values(), ids=BOMBS.keys())
+def test_templates_that_would_exhaust_memory_or_time_are_refused(source):
+    # When a part that would do unbounded work is saved
+    issues = validate_template(override(html="<p>x</p>\n" + source))
+
+    # Then it is refused, with its line
+    assert issues, source
+    assert issues[0].field == "html" and issues[0].line == 2
+
+
+def test_a_template_that_renders_too_much_is_refused():
+    (issue,) = validate_template(override(
+        text="{% for i in range(9999) %}{{ 'x' * 1000 }}{% endfor %}"))
+
+    assert issue.field == "text" and "renders more than 1000000 characters" in issue.message
+
+
+@pytest.mark.parametrize("source", [
+    BOMBS[name] for name in ("nested loops", "string repeat", "concat", "doubling in a loop",
+                             "power", "join", "replace", "macro recursion",
+                             "padding method", "safe")
+])
+def test_the_limits_hold_at_render_time_too(source):
+    # Given an override stored around validation (an old item, a direct table write)
+    doc = override(html=source)
+
+    # When it is rendered, it fails as a template error instead of running away
+    with pytest.raises(TemplateRenderError):
+        render("balance_low", "customer", sample_variables("balance_low"), doc)
+
+
+def test_ordinary_loops_joins_and_repeats_are_fine():
+    text = ("{{ '-' * 20 }}\n{{ range(3)|join(', ') }}\n"
+            "{% for i in range(3) %}{{ loop.index }}{% endfor %}\n"
+            "{{ account.name|replace('Jordan', 'J.')|upper }}\n"
+            "{{ (account.name ~ ' / ' ~ account.id)|truncate(40) }}\n{{ 2 ** 10 }}")
+
+    assert validate_template(override(text=text)) == []
+    email = render("balance_low", "customer", sample_variables("balance_low"),
+                   override(text=text))
+    assert email.text.split("\n") == ["-" * 20, "0, 1, 2", "123J. SMITH",
+                                      "Jordan Smith / acct-1001", "1024"]
+
+
+def test_the_html_part_stays_escaped_in_concatenations():
+    variables = sample_variables("balance_low")
+    variables["account"]["name"] = "<b>x</b>"
+
+    email = render("balance_low", "customer", variables,
+                   override(html="<p>{{ 'Hi ' ~ account.name }}</p>"))
+
+    assert email.html == "<p>Hi &lt;b&gt;x&lt;/b&gt;</p>"

@@ -6,6 +6,13 @@ them so Lambda resumes from the lowest. Everything else is done or recorded:
 - a record that cannot be parsed, or an entry that can never be applied, is recorded on
   its ledger item (``rejected_reason``) and skipped;
 - a redelivered record is recognised by the account's ``applied`` ids and skipped.
+
+An account's entries are normally committed in one write. A transaction holds at most
+100 items, so when the notices due would not fit, the entries are committed in more
+than one write, each a prefix of the rest in stream order (rare: about 100 notices for
+one account in one batch). A package that leaves the account item (used up, see
+domain/packages.py) costs one more UpdateItem, once in its life: its final state is
+stored on its ledger entry just before the account write.
 """
 
 from __future__ import annotations
@@ -23,8 +30,17 @@ from .adapters import accounts, config_store
 from .adapters.attributes import to_plain
 from .adapters.settings import watch_shards
 from .adapters.tables import LedgerItem
-from .domain.ledger import Context, apply_entries
-from .domain.model import ENTRY_KINDS, Entry
+from .domain import packages
+from .domain.ledger import Applied, Context, apply_entries
+from .domain.model import (
+    LEDGER_KINDS,
+    PACKAGE_KIND,
+    AccountState,
+    Entry,
+    PackagePurchase,
+    PurchasedItem,
+    package_entry_id,
+)
 from .domain.money import MoneyError, parse_decimal
 from .domain.watch import needs_watch, watch_shard
 from .observability import logger
@@ -75,10 +91,44 @@ def _decimal(value: Any, name: str) -> Decimal | None:
         raise PoisonRecord(str(error)) from error
 
 
+def _text(value: Any, name: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value:
+        raise PoisonRecord(f"{name} must be a non-empty string")
+    return value
+
+
+def _purchase(value: Any) -> PackagePurchase:
+    """The ``package`` map of a package purchase entry."""
+    if not isinstance(value, dict):
+        raise PoisonRecord("package entry carries no package")
+    items = value.get("items")
+    if not isinstance(items, list) or not items:
+        raise PoisonRecord("package has no items")
+    try:
+        return PackagePurchase(
+            package_id=str(value["package_id"]),
+            name=str(value.get("name") or value["package_id"]),
+            member_id=_text(value.get("member_id"), "member_id"),
+            price=_decimal(value.get("price", 0), "price") or Decimal(0),
+            items=tuple(
+                PurchasedItem(
+                    service=str(_text(item["service"], "service")),
+                    quantity=_decimal(item["quantity"], "quantity") or Decimal(0),
+                    unit_price=_decimal(item.get("unit_price", 0), "unit_price") or Decimal(0),
+                )
+                for item in items
+            ),
+        )
+    except (KeyError, TypeError) as error:
+        raise PoisonRecord(f"package is incomplete: {error}") from error
+
+
 def parse_entry(image: dict[str, Any]) -> Entry:
     """A ledger item's NEW_IMAGE (plain values) -> Entry. Raises PoisonRecord."""
     kind = image.get("kind")
-    if kind not in ENTRY_KINDS:
+    if kind not in LEDGER_KINDS:
         raise PoisonRecord(f"unknown entry kind {kind!r}")
     recorded_at = _time(image.get("recorded_at"), "recorded_at")
     occurred = image.get("occurred_at")
@@ -91,6 +141,10 @@ def parse_entry(image: dict[str, Any]) -> Entry:
         voids=image.get("voids"),
         void_delta=_decimal(image.get("void_delta"), "void_delta"),
         voided_kind=image.get("voided_kind"),
+        service=_text(image.get("service"), "service"),
+        quantity=_decimal(image.get("quantity"), "quantity"),
+        member_id=_text(image.get("member_id"), "member_id"),
+        package=_purchase(image.get("package")) if kind == PACKAGE_KIND else None,
     )
 
 
@@ -167,21 +221,68 @@ def _process_account(
             )
         return
     entries = [record.entry for record in parsed]
+    state = accounts.state_of(item)
+    while entries:
+        state, done = _commit_entries(key, state, entries, now, report)
+        entries = entries[done:]
+
+
+def _context(tenant_id: str, state: AccountState) -> Context:
+    tenant = config_store.load_tenant(tenant_id)
+    class_id = tenant.class_id(state.customer_class)
+    return Context(
+        profile=tenant.profile(state.profile_id),
+        enabled_types=tenant.enabled_types(class_id),
+        class_id=class_id,
+        track_packages_by=str(tenant.settings.get("track_packages_by") or "account"),
+    )
+
+
+def _fitting(result: Applied, entries: list[Entry]) -> int:
+    """How many of ``entries`` (a prefix) one transaction can commit: the account and
+    its notices must fit in it. At least one entry (which brings at most about 50)."""
+    room = accounts.MAX_TRANSACT_ITEMS - 1
+    per_entry: dict[str | None, int] = defaultdict(int)
+    for notice in result.notices:
+        per_entry[notice.entry_id] += 1
+    count, total = 0, 0
+    for entry in entries:
+        total += per_entry.get(entry.entry_id, 0)
+        if total > room and count:
+            break
+        count += 1
+    return count
+
+
+def _commit_entries(
+    key: tuple[str, str],
+    state: AccountState,
+    entries: list[Entry],
+    now: datetime,
+    report: BatchReport,
+) -> tuple[AccountState, int]:
+    """Apply ``entries`` (or the prefix of them that fits one write) to ``state`` and
+    commit them. Returns the state written and how many entries were consumed."""
     dropped: set[str] = set()
     for attempt in range(MAX_CONFLICT_RETRIES + 1):
         if attempt:
-            item = accounts.AccountItem.get(key[0], key[1], consistent_read=True)
-        state = accounts.state_of(item)
-        tenant = config_store.load_tenant(key[0])
-        profile = tenant.profile(state.profile_id)
-        class_id = tenant.class_id(state.customer_class)
-        context = Context(
-            profile=profile, enabled_types=tenant.enabled_types(class_id), class_id=class_id
+            state = accounts.state_of(
+                accounts.AccountItem.get(key[0], key[1], consistent_read=True))
+        context = _context(key[0], state)
+        needed = packages.retired_needed(state.units, entries)
+        retired = (
+            accounts.read_retired(key[0], key[1], map(package_entry_id, needed))
+            if needed else {}
         )
-        result = apply_entries(state, entries, context, now)
+        result = apply_entries(state, entries, context, now, retired)
+        count = _fitting(result, entries)
+        if count < len(entries):
+            entries = entries[:count]
+            result = apply_entries(state, entries, context, now, retired)
         notices = [notice for notice in result.notices if notice.key not in dropped]
         if not result.changed:
             break
+        profile = context.profile
         # Forecast "as of" the newest entry when it is dated ahead of the clock.
         as_of = max([now] + [e.occurred_at or e.recorded_at for e in entries])
         watch = (
@@ -190,6 +291,8 @@ def _process_account(
             else None
         )
         try:
+            if result.retired:
+                accounts.archive_packages(key[0], key[1], result.retired, now.isoformat())
             accounts.commit(state, result.state, notices, watch=watch)
         except accounts.VersionConflict:
             if attempt == MAX_CONFLICT_RETRIES:
@@ -201,6 +304,8 @@ def _process_account(
         report.accounts_written += 1
         report.notices += len(notices)
         break
+    else:  # the last attempt found a notice existing: nothing was written, retry later
+        raise accounts.VersionConflict(key[1])
     for outcome in result.outcomes:
         if outcome.result == "applied":
             report.applied += 1
@@ -209,3 +314,4 @@ def _process_account(
         else:
             report.rejected += 1
             _mark_rejected((f"{key[0]}#{key[1]}", outcome.entry_id), outcome.reason)
+    return result.state, len(entries)

@@ -10,11 +10,29 @@ from pynamodb.connection import Connection
 from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
-from ..domain.model import AccountState, Latch, NoticeDraft
+from ..domain.model import AccountState, Latch, NoticeDraft, Package, Units
 from .settings import region
-from .tables import AccountItem, NoticeItem, account_key
+from .tables import AccountItem, LedgerItem, NoticeItem, account_key
 
 BATCH_GET_LIMIT = 100
+MAX_TRANSACT_ITEMS = 100
+"""DynamoDB's limit of items in one TransactWriteItems."""
+
+_connection: Connection | None = None
+
+
+def reset_cache() -> None:
+    global _connection
+    _connection = None
+
+
+def _transactions() -> Connection:
+    """One connection (one botocore client) for the container's transactions: creating a
+    client per commit costs tens of milliseconds and a new TLS connection each time."""
+    global _connection
+    if _connection is None:
+        _connection = Connection(region=region(), host=AccountItem.Meta.host)
+    return _connection
 
 
 def state_of(item: AccountItem) -> AccountState:
@@ -34,7 +52,21 @@ def state_of(item: AccountItem) -> AccountState:
         version=int(item.version or 0),
         applied={key: int(value) for key, value in (item.applied or {}).items()},
         latches={key: Latch.from_dict(value) for key, value in (item.latches or {}).items()},
+        units=Units.from_dict(item.units),
     )
+
+
+def read_retired(tenant_id: str, account_id: str, entry_ids: Iterable[str]) -> dict[str, Package]:
+    """Retired packages, from their ledger entries (``package_archive``), by package id.
+    Only a void of a charge whose package has left the account item needs this."""
+    key = account_key(tenant_id, account_id)
+    found: dict[str, Package] = {}
+    for item in LedgerItem.batch_get([(key, entry_id) for entry_id in set(entry_ids)],
+                                     consistent_read=True):
+        if item.package_archive:
+            package = Package.from_dict(item.package_archive)
+            found[package.package_id] = package
+    return found
 
 
 def read_accounts(keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], AccountItem]:
@@ -114,6 +146,9 @@ def commit(
         actions.append(AccountItem.first_charge_at.set(after.first_charge_at))
     if after.spend != before.spend:
         actions.append(AccountItem.spend.set(after.spend))
+    units = after.units.to_dict()
+    if units != before.units.to_dict():
+        actions.append(AccountItem.units.set(units))
     if watch is None:
         actions.append(AccountItem.watch.remove())
     else:
@@ -138,7 +173,7 @@ def commit(
             raise
         return
     try:
-        with TransactWrite(connection=Connection(region=region())) as transaction:
+        with TransactWrite(connection=_transactions()) as transaction:
             transaction.update(item, actions=actions, condition=condition)
             for ordinal, draft in enumerate(notices):
                 transaction.save(
@@ -159,6 +194,27 @@ def commit(
         if existing:
             raise NoticeExists(existing) from error
         raise
+
+
+def archive_packages(tenant_id: str, account_id: str, packages: Iterable[Package],
+                     retired_at: str) -> None:
+    """Store the final state of packages about to leave the account item on their own
+    ledger entries (``package_archive``; a MODIFY, which the stream filter drops).
+
+    Written *before* the account write that removes them, and idempotent: if that write
+    never happens, the packages are still on the account item, which readers prefer,
+    and the next retirement writes the archive again. Once in a package's life.
+    """
+    key = account_key(tenant_id, account_id)
+    for package in packages:
+        LedgerItem._get_connection().update_item(
+            key,
+            package.entry_id,
+            actions=[LedgerItem.package_archive.set(
+                package.to_dict() | {"retired_at": retired_at})],
+            condition=LedgerItem.entry_id.exists(),
+            return_values="NONE",
+        )
 
 
 def create_notice(state: AccountState, draft: NoticeDraft) -> bool:

@@ -6,11 +6,12 @@ What a record leads to, always decided on the notice item as it is now (a consis
 read; a redelivered record finds the outcome of the first delivery there):
 
 ``pending``
-    one email per audience with recipients (SES v2, HTML and text parts, template BCC),
-    then one conditional update (``status = pending``) to ``sent`` (at least one
-    audience delivered; a permanent failure of another is added to ``reason``) or
-    ``failed`` (none: permanent SES error, template error, no recipients, account
-    gone), then the event.
+    one email per audience with recipients (SES v2, HTML and text parts, template BCC,
+    the configuration set, ``List-Unsubscribe`` on customer emails when the tenant set
+    ``unsubscribe``), then one conditional update (``status = pending``) to ``sent`` (at
+    least one audience delivered; a permanent failure of another is added to
+    ``reason``) or ``failed`` (none: permanent SES error, every recipient on the SES
+    suppression list, template error, no recipients, account gone), then the event.
 ``sent`` / ``failed`` / ``suppressed``
     nothing is sent; the event is published if it was not yet published for that status.
 
@@ -22,6 +23,16 @@ just before the process died, as DESIGN.md allows. ``published`` holds the statu
 which the event went out, so each status decision is published once (at least once if
 the process dies between the two writes).
 
+Suppressed recipients. SES accepts a message to an address on the account-level
+suppression list and drops it later (a bounce event), so the notice would read ``sent``.
+Before sending, each To address is looked up with ``GetSuppressedDestination``
+(``SES_CHECK_SUPPRESSION``, on by default; answers cached per warm container for
+``SUPPRESSION_CACHE_SECONDS``): listed addresses are left out, and an audience whose
+every address is listed fails with the SES reason (``BOUNCE`` / ``COMPLAINT``), never
+retried. The check is advisory: throttling retries the record like a send would, any
+other problem with it (no permission, an emulator without the operation) lets the email
+go out unchecked.
+
 Nothing here logs an email address or a name: reasons taken from SES error messages
 are masked before they are stored, logged or published.
 """
@@ -31,6 +42,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -52,6 +64,9 @@ from .tables import AccountItem, NoticeItem
 EVENT_SOURCE = "balance-alerts"
 EVENT_BUS_NAME = os.environ.get("EVENT_BUS_NAME", "").strip() or "default"
 CONFIGURATION_SET = os.environ.get("SES_CONFIGURATION_SET", "").strip()
+CHECK_SUPPRESSION = os.environ.get("SES_CHECK_SUPPRESSION", "true").strip().lower() not in (
+    "false", "no", "0", "off")
+SUPPRESSION_CACHE_SECONDS = 300.0
 
 _CLIENT_CONFIG = Config(
     retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=10
@@ -98,6 +113,11 @@ class RetryLater(Exception):
 
 class PermanentFailure(Exception):
     """A failure retrying cannot fix: the notice is marked failed with this reason."""
+
+
+def reset_cache() -> None:
+    """Forget the suppression answers cached in this container (a cold start)."""
+    _suppression_cache.clear()
 
 
 # ---------------------------------------------------------------- errors
@@ -169,12 +189,89 @@ def sender(settings: Mapping[str, Any]) -> str:
     return formataddr((name, address), charset="utf-8") if name else address
 
 
+_UNSUBSCRIBE = re.compile(r"^(mailto:[^@\s<>,]+@[^@\s<>,]+|https://[^\s<>,]+)$", re.IGNORECASE)
+
+
+def list_unsubscribe(settings: Mapping[str, Any]) -> str | None:
+    """The ``List-Unsubscribe`` header value (RFC 2369) from the tenant's ``unsubscribe``
+    setting, a ``mailto:`` address or an ``https://`` URL: ``<mailto:...>``. None when
+    unset or unusable (the API validates it; this only refuses what would break the
+    header)."""
+    value = str(settings.get("unsubscribe") or "").strip()
+    if not value or len(value) > 500 or not _UNSUBSCRIBE.match(value):
+        return None
+    if any(ord(char) < 0x21 or ord(char) == 0x7F for char in value):
+        return None
+    return f"<{value}>"
+
+
+# ------------------------------------------------------------- suppression
+_suppression_cache: dict[str, tuple[float, str | None]] = {}
+
+
+def suppression(address: str) -> str | None:
+    """Why SES would drop mail to ``address`` (``BOUNCE`` / ``COMPLAINT`` from the
+    account-level suppression list), or None. Raises ClientError/BotoCoreError only when
+    transient; any other failure of the look-up counts as "not listed"."""
+    key = address.strip().lower()
+    now = time.monotonic()
+    cached = _suppression_cache.get(key)
+    if cached and now - cached[0] < SUPPRESSION_CACHE_SECONDS:
+        return cached[1]
+    reason: str | None = None
+    try:
+        found = sesv2.get_suppressed_destination(EmailAddress=address)
+        reason = str((found.get("SuppressedDestination") or {}).get("Reason") or "listed")
+    except ClientError as error:
+        code = error_code(error)
+        status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+        if code in TRANSIENT_ERRORS or status >= 500:
+            raise
+        if code != "NotFoundException":  # NotFound: not listed, the usual answer
+            logger.warning("suppression list look-up failed; sending unchecked",
+                           extra={"error_code": code})
+    except NotImplementedError:  # an emulator (moto) without the operation
+        pass
+    if len(_suppression_cache) > 5_000:
+        _suppression_cache.clear()
+    _suppression_cache[key] = (now, reason)
+    return reason
+
+
+def deliverable(addresses: list[str]) -> tuple[list[str], list[str]]:
+    """(the addresses SES will deliver to, the suppression reasons of the others)."""
+    if not CHECK_SUPPRESSION:
+        return list(addresses), []
+    keep: list[str] = []
+    reasons: list[str] = []
+    for address in addresses:
+        reason = suppression(address)
+        if reason is None:
+            keep.append(address)
+        else:
+            reasons.append(reason)
+    return keep, reasons
+
+
+def suppressed_reason(reasons: list[str], *, total: int) -> str:
+    """``recipient on the SES suppression list (BOUNCE)``; ``2 of 3 recipients ...``."""
+    kinds = ", ".join(dict.fromkeys(reasons))
+    if len(reasons) == 1 and total == 1:
+        who = "recipient"
+    elif len(reasons) == total:
+        who = f"{len(reasons)} recipients"
+    else:
+        who = f"{len(reasons)} of {total} recipients"
+    return f"{who} on the SES suppression list ({kinds})"
+
+
 # ----------------------------------------------------------------- compose
 @dataclass
 class Message:
     audience: str
     to: list[str]
     email: renderer.RenderedEmail
+    unsubscribe: str | None = None  # the List-Unsubscribe header value
 
 
 @dataclass
@@ -206,6 +303,7 @@ def compose(notice: NoticeItem) -> Plan:
         raise PermanentFailure("account not found") from None
     tenant = config_store.load_tenant(notice.tenant_id)
     plan = Plan(source=sender(tenant.settings))
+    unsubscribe = list_unsubscribe(tenant.settings)
     values = notice.variables or {}
     template_set = tenant.template_set(account.customer_class)
     context = renderer.template_variables(
@@ -218,6 +316,8 @@ def compose(notice: NoticeItem) -> Plan:
         account_email=account.email,
         locale=account.locale,
         currency=account.currency,
+        timezone=account.timezone,
+        created_at=notice.created_at,
     )
     for audience in _audiences(notice):
         to = recipients(audience, account, tenant.settings, values)
@@ -231,7 +331,8 @@ def compose(notice: NoticeItem) -> Plan:
                 str(error) if isinstance(error, renderer.TemplateRenderError)
                 else "unknown notice type")
             continue
-        plan.messages.append(Message(audience, to, email))
+        plan.messages.append(Message(audience, to, email,
+                                     unsubscribe if audience == "customer" else None))
     if not plan.messages and not plan.failures:
         raise PermanentFailure("no recipients")
     return plan
@@ -250,6 +351,10 @@ def send_email(source: str, message: Message, notice: NoticeItem) -> str:
     destination: dict[str, list[str]] = {"ToAddresses": message.to}
     if bcc:
         destination["BccAddresses"] = bcc
+    # RFC 3834: automated mail; out-of-office replies are not sent back.
+    headers = [{"Name": "Auto-Submitted", "Value": "auto-generated"}]
+    if message.unsubscribe:
+        headers.append({"Name": "List-Unsubscribe", "Value": message.unsubscribe})
     request: dict[str, Any] = {
         "FromEmailAddress": source,
         "Destination": destination,
@@ -260,8 +365,7 @@ def send_email(source: str, message: Message, notice: NoticeItem) -> str:
                     "Html": {"Data": email.html, "Charset": "UTF-8"},
                     "Text": {"Data": email.text, "Charset": "UTF-8"},
                 },
-                # RFC 3834: automated mail; out-of-office replies are not sent back.
-                "Headers": [{"Name": "Auto-Submitted", "Value": "auto-generated"}],
+                "Headers": headers,
             }
         },
         "EmailTags": [
@@ -318,10 +422,21 @@ def _deliver_pending(notice: NoticeItem) -> None:
         return
     delivered: dict[str, str] = dict(notice.delivered or {})
     failures = dict(plan.failures)
+    notes: dict[str, str] = {}
     for message in plan.messages:
         if message.audience in delivered:
             continue  # sent by an earlier attempt
         try:
+            to, suppressed = deliverable(message.to)
+            if suppressed:
+                metrics.add_metric(name="RecipientsSuppressed", unit=MetricUnit.Count,
+                                   value=len(suppressed))
+                reason = suppressed_reason(suppressed, total=len(message.to))
+                if not to:
+                    failures[message.audience] = reason
+                    continue
+                notes[message.audience] = reason
+                message.to = to
             delivered[message.audience] = send_email(plan.source, message, notice)
             metrics.add_metric(name="EmailsSent", unit=MetricUnit.Count, value=1)
         except (ClientError, BotoCoreError) as error:
@@ -334,7 +449,7 @@ def _deliver_pending(notice: NoticeItem) -> None:
         except Exception:
             _save_progress(notice, delivered)
             raise
-    _conclude(notice, plan, delivered, failures)
+    _conclude(notice, plan, delivered, failures, notes)
 
 
 def _save_progress(notice: NoticeItem, delivered: dict[str, str]) -> None:
@@ -359,8 +474,10 @@ def _failure_reason(failures: Mapping[str, str]) -> str:
 
 
 def _conclude(notice: NoticeItem, plan: Plan | None, delivered: dict[str, str],
-              failures: dict[str, str]) -> None:
-    """The status decision: ``sent`` when any audience got its email, else ``failed``."""
+              failures: dict[str, str], notes: Mapping[str, str] | None = None) -> None:
+    """The status decision: ``sent`` when any audience got its email, else ``failed``.
+    ``notes`` (audience -> what was left out, such as suppressed recipients) join the
+    reason of a sent notice."""
     sent_to = [audience for audience in AUDIENCES if audience in delivered]
     actions: list[Any] = [NoticeItem.attempts.add(1)]
     if sent_to:
@@ -372,8 +489,10 @@ def _conclude(notice: NoticeItem, plan: Plan | None, delivered: dict[str, str],
             NoticeItem.delivered.set(delivered),
             NoticeItem.message_ids.set([delivered[a] for a in sent_to]),
         ]
-        if failures:
-            missed = "; ".join(f"{a} not sent: {r}" for a, r in failures.items())
+        remarks = [f"{a} not sent: {r}" for a, r in failures.items()]
+        remarks += [f"{a}: {r}" for a, r in (notes or {}).items() if a in delivered]
+        if remarks:
+            missed = "; ".join(remarks)
             reason = f"{notice.reason}; {missed}" if notice.reason else missed
             actions.append(NoticeItem.reason.set(reason[:1000]))
     else:

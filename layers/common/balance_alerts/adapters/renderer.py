@@ -3,10 +3,22 @@ validation.
 
 Templates are Jinja2 run in ``ImmutableSandboxedEnvironment`` (no access to ``_``
 attributes, no mutation of the values passed in) with ``StrictUndefined``: a template
-can only print the variables of CONTRACT.md section 5. HTML is autoescaped; the subject
-and the text part are not (they are not HTML) and the subject must render to one line.
+can only print the variables of CONTRACT.md section 5. HTML is autoescaped (the ``safe``
+filter and ``autoescape`` blocks are refused); the subject and the text part are not
+(they are not HTML) and the subject must render to one line.
+
+The sandbox stops code from escaping, not work from piling up, so rendering is also
+bounded: at most ``MAX_ITERATIONS`` loop steps per part, ``range`` and lists of at most
+``MAX_ITEMS``, strings built with ``~``, ``+``, ``*``, ``join`` or ``replace`` of at most
+``MAX_STRING`` characters, integers of at most ``MAX_INT_BITS`` bits, no ``%``
+formatting, no macros or recursive loops, a filter allow-list without the ones that pad
+or repeat (``center``, ``indent``, ``wordwrap``, ``format``, ``batch``, ...), and
+``MAX_OUTPUT`` characters per rendered part. These are enforced by the environment
+(compiled into every template), not only by ``validate_template``.
 A variable that does not apply to a notice type (``days_left`` for ``balance_low``) is
-``None`` and prints as nothing.
+``None`` and prints as nothing. Amounts are formatted for the account's locale and
+currency (babel), ``notice.created_at`` in the account's time zone; which variables each
+notice type sets is ``TYPE_VARIABLES`` (docs/templates.md is its long form).
 
 Compiled templates are cached per warm container, keyed by their source, so an edited
 override compiles once and the built-in defaults compile once per container.
@@ -20,17 +32,26 @@ a valid override to start from.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
 from babel import Locale, UnknownLocaleError
+from babel.dates import format_date, format_time
 from babel.numbers import format_currency, format_decimal
 from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError, meta, nodes
+from jinja2.compiler import CodeGenerator, Frame
+from jinja2.defaults import DEFAULT_FILTERS
+from jinja2.exceptions import SecurityError
+from jinja2.runtime import Context, markup_join, str_join
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from ..domain.model import AUDIENCES, NOTICE_TYPES
@@ -38,6 +59,7 @@ from ..domain.model import AUDIENCES, NOTICE_TYPES
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 PARTS = ("subject", "html", "text")
 DEFAULT_LOCALE = "en_US"
+DEFAULT_TIMEZONE = "UTC"
 
 #: The variables of CONTRACT.md section 5: namespaces with their fields, and plain names.
 NAMESPACES: dict[str, frozenset[str]] = {
@@ -45,7 +67,7 @@ NAMESPACES: dict[str, frozenset[str]] = {
     "account": frozenset({"id", "name", "email"}),
     "package": frozenset({"name"}),
     "item": frozenset({"service", "remaining", "purchased"}),
-    "notice": frozenset({"type"}),
+    "notice": frozenset({"type", "created_at"}),
 }
 SCALARS = frozenset({
     "balance", "currency", "threshold", "days_left", "inactive_days", "member_id",
@@ -53,9 +75,43 @@ SCALARS = frozenset({
 })
 KNOWN_VARIABLES = frozenset(NAMESPACES) | SCALARS
 
+#: Set for every notice type (``account.name`` and ``account.email`` may still be empty).
+COMMON_VARIABLES = ("tenant.name", "account.id", "account.name", "account.email",
+                    "currency", "reminder", "notice.type", "notice.created_at")
+#: What each notice type sets besides COMMON_VARIABLES; the others are None (print as
+#: nothing). ``max_reminders`` is set on reminders (``reminder`` >= 1), which only
+#: balance_low and inactive have; ``member_id`` only when the package has a member.
+TYPE_VARIABLES: dict[str, tuple[str, ...]] = {
+    "balance_low": ("balance", "threshold", "max_reminders"),
+    "balance_recovered": ("balance", "threshold"),
+    "funds_run_out": ("balance", "days_left"),
+    "inactive": ("balance", "threshold", "inactive_days", "max_reminders"),
+    "package_low": ("package.name", "item.service", "item.remaining", "item.purchased",
+                    "member_id"),
+}
+
 MAX_SUBJECT_SOURCE = 1_000
 MAX_BODY_SOURCE = 100_000
 MAX_BCC = 10
+#: Work a template may do while rendering one part (see the module docstring).
+MAX_ITERATIONS = 10_000
+MAX_ITEMS = 10_000
+MAX_STRING = 200_000
+MAX_OUTPUT = 1_000_000
+MAX_INT_BITS = 4_096
+#: Filters a template may use: the Jinja built-ins that cannot be made to pad, repeat or
+#: build without bound, and that keep HTML escaped.
+ALLOWED_FILTERS = frozenset({
+    "abs", "capitalize", "count", "d", "default", "dictsort", "e", "escape",
+    "filesizeformat", "first", "float", "forceescape", "groupby", "int", "items", "join",
+    "last", "length", "list", "lower", "map", "max", "min", "reject", "rejectattr",
+    "replace", "reverse", "round", "select", "selectattr", "sort", "string", "striptags",
+    "sum", "title", "trim", "truncate", "unique", "upper", "urlencode", "urlize",
+    "wordcount", "xmlattr",
+})
+#: str methods that pad or repeat by an argument; the filters cover the useful ones.
+_BOUNDLESS_METHODS = frozenset({"center", "ljust", "rjust", "zfill", "expandtabs", "join",
+                                "replace", "format", "format_map"})
 _EMAIL = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+$")
 #: Attribute names refused even though the sandbox would stop most of them at render.
 _UNSAFE_ATTRIBUTES = frozenset({"mro", "format", "format_map", "gi_frame", "gi_code",
@@ -65,6 +121,10 @@ _FORBIDDEN_NODES: dict[type[nodes.Node], str] = {
     nodes.Include: "include",
     nodes.Import: "import",
     nodes.FromImport: "from ... import",
+    nodes.Macro: "macro",
+    nodes.CallBlock: "call",
+    nodes.ScopedEvalContextModifier: "autoescape",
+    nodes.EvalContextModifier: "autoescape",
 }
 
 
@@ -103,8 +163,155 @@ def _blank_none(value: Any) -> Any:
     return "" if value is None else value
 
 
+#: Loop steps left in the part being rendered (set by ``_render_part``).
+_ITERATIONS_LEFT: ContextVar[list[int] | None] = ContextVar("iterations_left", default=None)
+
+
+def _limit(message: str) -> SecurityError:
+    return SecurityError(f"template exceeds a limit: {message}")
+
+
+def _size(value: Any) -> int | None:
+    return len(value) if isinstance(value, (str, list, tuple)) else None
+
+
+def _check_binop(operator: str, left: Any, right: Any) -> None:
+    """Refuse ``+``, ``*``, ``**`` and ``%`` whose result would be too big, before it is
+    computed."""
+    sizes = (_size(left), _size(right))
+    if operator == "%" and isinstance(left, str):
+        raise _limit("% formatting of strings is not allowed")
+    if operator == "+" and None not in sizes:
+        if sum(sizes) > (MAX_STRING if isinstance(left, str) else MAX_ITEMS):  # type: ignore[arg-type]
+            raise _limit("a value grows too long")
+    if operator == "*":
+        size = sizes[0] if sizes[0] is not None else sizes[1]
+        times = right if sizes[0] is not None else left
+        if size is not None and isinstance(times, int):
+            limit = MAX_STRING if isinstance(left, str) or isinstance(right, str) else MAX_ITEMS
+            if size * max(times, 0) > limit:
+                raise _limit("a repeated value grows too long")
+        elif isinstance(left, int) and isinstance(right, int):
+            if abs(left).bit_length() + abs(right).bit_length() > MAX_INT_BITS:
+                raise _limit("a number grows too large")
+    if operator == "**" and isinstance(left, int) and isinstance(right, int):
+        if right > 0 and abs(left).bit_length() * right > MAX_INT_BITS:
+            raise _limit("a number grows too large")
+
+
+def _counted(iterable: Iterable[Any]) -> Iterator[Any]:
+    """Every ``{% for %}`` iterates through this: it spends the part's loop budget."""
+    budget = _ITERATIONS_LEFT.get()
+    if budget is None:
+        budget = [MAX_ITERATIONS]
+    for item in iterable:
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise _limit(f"more than {MAX_ITERATIONS} loop steps")
+        yield item
+
+
+def _concat(markup: bool, parts: tuple[Any, ...]) -> str:
+    """``a ~ b ~ c``, refused when the result would be longer than MAX_STRING."""
+    total = 0
+    for part in parts:
+        total += len(part) if isinstance(part, str) else len(str(part))
+        if total > MAX_STRING:
+            raise _limit("a value grows too long")
+    return markup_join(parts) if markup else str_join(parts)
+
+
+def _range(*args: int) -> range:
+    numbers = range(*args)
+    if len(numbers) > MAX_ITEMS:
+        raise _limit(f"range() of more than {MAX_ITEMS} numbers")
+    return numbers
+
+
+def _is_counted(node: nodes.Expr) -> bool:
+    return (isinstance(node, nodes.Call) and isinstance(node.node, nodes.EnvironmentAttribute)
+            and node.node.name == "counted")
+
+
+class _CodeGenerator(CodeGenerator):
+    """Compiles the limits into every template: loops spend a budget, ``~`` is bounded,
+    macros and recursive loops do not compile."""
+
+    def visit_For(self, node: nodes.For, frame: Frame) -> None:
+        if node.recursive:
+            self.fail("recursive loops are not allowed in email templates", node.lineno)
+        if not _is_counted(node.iter):  # iterate through environment.counted(...)
+            node.iter = nodes.Call(nodes.EnvironmentAttribute("counted"), [node.iter], [],
+                                   None, None, lineno=node.iter.lineno)
+        super().visit_For(node, frame)
+
+    def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
+        markup = ("context.eval_ctx.autoescape" if frame.eval_ctx.volatile
+                  else repr(bool(frame.eval_ctx.autoescape)))
+        self.write(f"environment.concat({markup}, (")
+        for argument in node.nodes:
+            self.visit(argument, frame)
+            self.write(", ")
+        self.write("))")
+
+    def visit_Macro(self, node: nodes.Macro, frame: Frame) -> None:
+        self.fail("{% macro %} is not allowed in email templates", node.lineno)
+
+    def visit_CallBlock(self, node: nodes.CallBlock, frame: Frame) -> None:
+        self.fail("{% call %} is not allowed in email templates", node.lineno)
+
+    def visit_ScopedEvalContextModifier(self, node: nodes.ScopedEvalContextModifier,
+                                        frame: Frame) -> None:
+        self.fail("{% autoescape %} is not allowed in email templates", node.lineno)
+
+
+class _Sandbox(ImmutableSandboxedEnvironment):
+    code_generator_class = _CodeGenerator
+    intercepted_binops = frozenset({"+", "*", "**", "%"})
+    counted = staticmethod(_counted)
+    concat = staticmethod(_concat)
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        _check_binop(operator, left, right)
+        return super().call_binop(context, operator, left, right)
+
+    def call(__self, __context: Context, __obj: Any, *args: Any,  # noqa: N805
+             **kwargs: Any) -> Any:
+        if (isinstance(getattr(__obj, "__self__", None), str)
+                and getattr(__obj, "__name__", "") in _BOUNDLESS_METHODS):
+            raise SecurityError(f"the string method {__obj.__name__!r} is not allowed")
+        return super().call(__context, __obj, *args, **kwargs)
+
+
+def _bounded_join(original: Any) -> Any:
+    def join(eval_ctx: Any, value: Any, d: str = "", attribute: Any = None) -> str:
+        items = list(value) if not isinstance(value, (list, tuple)) else value
+        if len(items) > MAX_ITEMS:
+            raise _limit("join of too many items")
+        if len(str(d)) * len(items) + sum(len(str(item)) for item in items) > MAX_STRING:
+            raise _limit("a value grows too long")
+        return original(eval_ctx, items, d, attribute)
+
+    join.jinja_pass_arg = original.jinja_pass_arg  # type: ignore[attr-defined]
+    return join
+
+
+def _bounded_replace(original: Any) -> Any:
+    def replace(eval_ctx: Any, s: str, old: str, new: str, count: int | None = None) -> str:
+        text, before, after = str(s), str(old), str(new)
+        times = text.count(before) if before else len(text) + 1
+        if count is not None:
+            times = min(times, max(int(count), 0))
+        if len(text) + times * max(len(after) - len(before), 0) > MAX_STRING:
+            raise _limit("a value grows too long")
+        return original(eval_ctx, s, old, new, count)
+
+    replace.jinja_pass_arg = original.jinja_pass_arg  # type: ignore[attr-defined]
+    return replace
+
+
 def _environment(*, autoescape: bool) -> ImmutableSandboxedEnvironment:
-    env = ImmutableSandboxedEnvironment(
+    env = _Sandbox(
         autoescape=autoescape,
         undefined=StrictUndefined,
         finalize=_blank_none,
@@ -113,6 +320,10 @@ def _environment(*, autoescape: bool) -> ImmutableSandboxedEnvironment:
         auto_reload=False,
     )
     env.globals.pop("lipsum", None)
+    env.globals["range"] = _range
+    env.filters = {name: env.filters[name] for name in ALLOWED_FILTERS}
+    env.filters["join"] = _bounded_join(env.filters["join"])
+    env.filters["replace"] = _bounded_replace(env.filters["replace"])
     return env
 
 
@@ -203,6 +414,35 @@ def format_quantity(value: Any, locale: str | None) -> str | None:
     return format_decimal(number, locale=_locale(locale))
 
 
+def _zone(name: str | None) -> ZoneInfo:
+    try:
+        return ZoneInfo(name or DEFAULT_TIMEZONE)
+    except (ZoneInfoNotFoundError, ValueError, TypeError, OSError):
+        return ZoneInfo(DEFAULT_TIMEZONE)
+
+
+def format_moment(value: Any, zone: str | None, locale: str | None) -> str | None:
+    """An instant (ISO 8601 string or aware datetime) as the account reads it: its time
+    zone, its locale's medium date and short time, and the zone's abbreviation.
+    ``"2026-11-02T09:00:05+00:00", "America/New_York", "en_US"`` ->
+    ``"Nov 2, 2026, 4:00\u202fAM EST"``; ``"Europe/Berlin", "de_DE"`` ->
+    ``"02.11.2026, 10:00 CET"``. None stays None; garbage is shown as is."""
+    if value is None or value == "":
+        return None
+    try:
+        moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    local = moment.astimezone(_zone(zone))
+    language = _locale(locale)
+    pattern = language.datetime_formats.get("medium") or "{1}, {0}"
+    text = str(pattern).format(format_time(local, "short", locale=language),
+                               format_date(local, "medium", locale=language))
+    return f"{text} {local.tzname()}".strip()
+
+
 def _whole(value: Any) -> int | None:
     number = _decimal(value)
     if number is None:
@@ -221,10 +461,13 @@ def template_variables(
     account_email: str | None = None,
     locale: str | None = None,
     currency: str | None = None,
+    timezone: str | None = None,
+    created_at: str | datetime | None = None,
 ) -> dict[str, Any]:
     """The template context of CONTRACT.md section 5, from a notice's ``variables`` map
     (raw decimals, as the deciders store them) and the account and tenant it is about.
-    Amounts are formatted for the account's locale and currency."""
+    Amounts are formatted for the account's locale and currency, the notice's
+    ``created_at`` for its locale and time zone."""
     values = values or {}
     currency = str(values.get("currency") or currency or "") or None
     package = values.get("package") or {}
@@ -248,7 +491,8 @@ def template_variables(
         "member_id": values.get("member_id"),
         "reminder": int(reminder or 0),
         "max_reminders": _whole(values.get("max_reminders")),
-        "notice": {"type": notice_type},
+        "notice": {"type": notice_type,
+                   "created_at": format_moment(created_at, timezone, locale)},
     }
 
 
@@ -266,21 +510,34 @@ _SAMPLES: dict[str, dict[str, Any]] = {
 }
 
 
-def sample_variables(notice_type: str, *, locale: str = DEFAULT_LOCALE,
-                     currency: str = "USD") -> dict[str, Any]:
-    """A plausible template context for a notice type (previews, docs, validation)."""
+SAMPLE_CREATED_AT = "2026-11-02T14:30:00+00:00"
+
+
+def sample_values(notice_type: str) -> dict[str, Any]:
+    """The raw ``variables`` map a decider would store for a notice of this type
+    (decimal strings, as in NoticesTable), without the rule's addresses."""
     if notice_type not in _SAMPLES:
         raise KeyError(f"unknown notice type {notice_type!r}")
+    return {key: dict(value) if isinstance(value, dict) else value
+            for key, value in _SAMPLES[notice_type].items()}
+
+
+def sample_variables(notice_type: str, *, locale: str = DEFAULT_LOCALE,
+                     currency: str = "USD", timezone: str = DEFAULT_TIMEZONE,
+                     reminder: int = 0) -> dict[str, Any]:
+    """A plausible template context for a notice type (previews, docs, validation)."""
     return template_variables(
-        {"currency": currency, **_SAMPLES[notice_type]},
+        {"currency": currency, **sample_values(notice_type)},
         notice_type=notice_type,
-        reminder=0,
+        reminder=reminder,
         tenant_name="Acme Music School",
         account_id="acct-1001",
         account_name="Jordan Smith",
         account_email="jordan@example.com",
         locale=locale,
         currency=currency,
+        timezone=timezone,
+        created_at=SAMPLE_CREATED_AT,
     )
 
 
@@ -306,9 +563,25 @@ def _template_line(traceback: TracebackType | None) -> int | None:
     return line
 
 
+def _generate(template: Template, context: Mapping[str, Any]) -> str:
+    """Render with a fresh loop budget, stopping at MAX_OUTPUT characters."""
+    token = _ITERATIONS_LEFT.set([MAX_ITERATIONS])
+    try:
+        chunks: list[str] = []
+        length = 0
+        for chunk in template.generate(context):
+            length += len(chunk)
+            if length > MAX_OUTPUT:
+                raise _limit(f"renders more than {MAX_OUTPUT} characters")
+            chunks.append(chunk)
+        return "".join(chunks)
+    finally:
+        _ITERATIONS_LEFT.reset(token)
+
+
 def _render_part(part: str, source: str, context: Mapping[str, Any]) -> str:
     try:
-        output = _compiled(part, source).render(context)
+        output = _generate(_compiled(part, source), context)
     except Exception as error:  # noqa: BLE001 - any error of a template is the template's
         line = getattr(error, "lineno", None) or _template_line(error.__traceback__)
         where = f"{part} line {line}" if line else part
@@ -351,7 +624,17 @@ def _check_ast(part: str, ast: nodes.Template) -> list[TemplateIssue]:
     def refuse(node: nodes.Node, message: str) -> None:
         issues.append(TemplateIssue(part, getattr(node, "lineno", None), message))
 
-    undeclared = meta.find_undeclared_variables(ast)
+    for node in ast.find_all(nodes.Filter):
+        if node.name == "attr":
+            refuse(node, "the attr filter is not allowed")
+        elif node.name == "safe":
+            refuse(node, "the safe filter is not allowed: values are always escaped in HTML")
+        elif node.name in DEFAULT_FILTERS and node.name not in ALLOWED_FILTERS:
+            refuse(node, f"the {node.name} filter is not allowed in email templates")
+    try:
+        undeclared = meta.find_undeclared_variables(ast)
+    except TemplateSyntaxError as error:  # an unknown filter or test
+        return issues or [TemplateIssue(part, error.lineno, error.message or "syntax error")]
     for name in sorted(undeclared - KNOWN_VARIABLES):
         first = next((n for n in ast.find_all(nodes.Name) if n.name == name), None)
         if name.startswith("_"):
@@ -361,9 +644,15 @@ def _check_ast(part: str, ast: nodes.Template) -> list[TemplateIssue]:
     for node_type, label in _FORBIDDEN_NODES.items():
         for node in ast.find_all(node_type):
             refuse(node, f"{{% {label} %}} is not allowed in email templates")
+    for node in ast.find_all(nodes.For):
+        if node.recursive:
+            refuse(node, "recursive loops are not allowed in email templates")
     for node in ast.find_all(nodes.Getattr):
         if node.attr.startswith("_") or node.attr in _UNSAFE_ATTRIBUTES:
             refuse(node, f"unsafe attribute {node.attr!r}")
+        elif node.attr in _BOUNDLESS_METHODS:
+            refuse(node, f"the string method {node.attr!r} is not allowed "
+                         f"(use the {node.attr!r} filter where there is one)")
         elif (isinstance(node.node, nodes.Name) and node.node.name in NAMESPACES
               and node.node.name in undeclared
               and node.attr not in NAMESPACES[node.node.name]):
@@ -378,9 +667,6 @@ def _check_ast(part: str, ast: nodes.Template) -> list[TemplateIssue]:
             refuse(node, f"unknown variable '{node.node.name}.{key}'")
         elif not isinstance(node.arg, (nodes.Const, nodes.Slice)):
             refuse(node, "computed attribute names are not allowed")
-    for node in ast.find_all(nodes.Filter):
-        if node.name == "attr":
-            refuse(node, "the attr filter is not allowed")
     for node in ast.find_all(nodes.Name):
         if node.name.startswith("_") and node.name not in undeclared:
             refuse(node, f"unsafe name {node.name!r}")
@@ -393,11 +679,14 @@ def _validate_source(part: str, source: str) -> list[TemplateIssue]:
         ast = env.parse(source)
     except TemplateSyntaxError as error:
         return [TemplateIssue(part, error.lineno, error.message or "syntax error")]
+    issues = sorted(_check_ast(part, ast), key=lambda issue: issue.line or 0)
+    if issues:
+        return issues
     try:
         env.compile(source)  # unknown filters and tests are found here
     except TemplateSyntaxError as error:
         return [TemplateIssue(part, error.lineno, error.message or "syntax error")]
-    return sorted(_check_ast(part, ast), key=lambda issue: issue.line or 0)
+    return []
 
 
 def validate_template(doc: Any, notice_type: str | None = None) -> list[TemplateIssue]:

@@ -65,6 +65,10 @@ class LedgerItem(Model):
     actor = UnicodeAttribute(null=True)
     body_hash = UnicodeAttribute()
     rejected_reason = UnicodeAttribute(null=True)
+    # kind "package" (entry id "package#<package_id>"): the package as bought, and -
+    # once it has left the account item, used up - its final state (see domain/packages).
+    package = DocumentAttribute(null=True)
+    package_archive = DocumentAttribute(null=True)
 
     by_recorded = LedgerByRecorded()
 
@@ -82,7 +86,8 @@ class AccountsWatchIndex(GlobalSecondaryIndex["AccountItem"]):
 
 
 class AccountItem(Model):
-    """Settings, balance, latches and the ids of recently applied entries of one account."""
+    """Settings, balance, latches, current packages and the ids of recently applied
+    entries of one account."""
 
     class Meta(_Meta):
         table_name = require_env("ACCOUNTS_TABLE")
@@ -110,6 +115,7 @@ class AccountItem(Model):
     version = NumberAttribute(default=0)
     applied = DocumentAttribute(null=True)
     latches = DocumentAttribute(null=True)
+    units = DocumentAttribute(null=True)  # packages, unallocated units, recent allocations
 
     by_watch = AccountsWatchIndex()
 

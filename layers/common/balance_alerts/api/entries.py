@@ -8,8 +8,9 @@ sent again returns the stored entry (200) and a different one under the same id 
 A void is written in one TransactWriteItems with an update of the voided entry that sets
 ``voided_by`` on condition that it is not set yet: an entry is voided at most once, and a
 void never exists without its mark. ``void_delta`` is the signed change the void makes to
-the balance (voiding a charge of 5 gives +5, a credit of 5 gives -5), so the consumer
-needs nothing but the void item itself.
+the balance (voiding a charge of 5 gives +5, a credit of 5 gives -5); a void of a charge
+with units also carries the charge's ``service``, ``quantity`` and ``member_id``, so the
+consumer needs nothing but the void item itself.
 """
 
 from __future__ import annotations
@@ -144,6 +145,11 @@ def _write_void(item: LedgerItem, digest: str) -> tuple[LedgerItem, bool]:
     amount = voided.amount or Decimal(0)
     item.voided_kind = voided.kind
     item.void_delta = amount if voided.kind == "charge" else -amount
+    # The units of a charge go back too: the void names them, so the consumer can give
+    # them back even when it no longer remembers the charge's allocation.
+    item.service = voided.service
+    item.quantity = voided.quantity
+    item.member_id = voided.member_id
     try:
         with TransactWrite(connection=_transactions()) as transaction:
             transaction.save(item, condition=LedgerItem.entry_id.does_not_exist())

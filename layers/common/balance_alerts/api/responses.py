@@ -7,13 +7,15 @@ from decimal import Decimal
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from ..adapters.tables import AccountItem, LedgerItem, NoticeItem
 from ..domain.money import to_str
 
+NEXT_CURSOR = "The cursor of the next page; null on the last page"
 
-def json_response(status: int, body: dict[str, Any]) -> Response[dict[str, Any]]:
+
+def json_response(status: int, body: Any) -> Response[Any]:
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
 
 
@@ -143,5 +145,53 @@ class NoticeOut(BaseModel):
         )
 
 
-def page(name: str, items: list[BaseModel], next_cursor: str | None) -> dict[str, Any]:
-    return {name: [item.model_dump() for item in items], "next_cursor": next_cursor}
+class AccountsPage(BaseModel):
+    accounts: list[AccountOut]
+    next_cursor: str | None = Field(description=NEXT_CURSOR)
+
+
+class EntriesPage(BaseModel):
+    entries: list[EntryOut] = Field(description="Newest first (by the time recorded)")
+    next_cursor: str | None = Field(description=NEXT_CURSOR)
+
+
+class NoticesPage(BaseModel):
+    notices: list[NoticeOut] = Field(description="Newest first")
+    next_cursor: str | None = Field(description=NEXT_CURSOR)
+
+
+# -------------------------------------------------------------- configuration
+class SettingsOut(BaseModel):
+    """The tenant's settings: the stored document over the defaults."""
+
+    name: str | None
+    from_email: str | None
+    staff_emails: list[str]
+    default_currency: str
+    default_profile_id: str | None
+    default_class: str | None
+    track_packages_by: str
+    unsubscribe: str | None
+
+
+class ProfileOut(BaseModel):
+    profile_id: str
+    name: str
+    reminder_every_hours: int | None
+    max_reminders: int
+    rules: list[dict[str, Any]] = Field(
+        description="The rules as stored (the request's rules with their defaults filled "
+                    "in; money as decimal strings)")
+
+
+class ProfilesPage(BaseModel):
+    profiles: list[ProfileOut] = Field(description="In profile id order")
+    next_cursor: str | None = Field(description=NEXT_CURSOR)
+
+
+class ClassOut(BaseModel):
+    class_id: str
+    name: str | None
+    template_set: str
+    enabled: list[str] | None = Field(
+        description="The notice types sent to this class; null: all of them")

@@ -19,7 +19,7 @@ from .auth import current_identity
 from .errors import NotFound
 from .paging import DEFAULT_LIMIT, ListScope, take_page
 from .params import ClassId, Cursor, Limit, ProfileId
-from .responses import plain
+from .responses import ClassOut, ProfileOut, ProfilesPage, SettingsOut, plain
 from .schemas import ClassIn, ProfileIn, SettingsIn
 
 router = Router()
@@ -31,21 +31,21 @@ PROFILE_DEFAULTS: dict[str, Any] = {
 CLASS_DEFAULTS: dict[str, Any] = {"name": None, "template_set": "default", "enabled": None}
 
 
-def settings_view(doc: dict[str, Any] | None) -> dict[str, Any]:
-    return {**SETTINGS_DEFAULTS, **plain(doc or {})}
+def settings_view(doc: dict[str, Any] | None) -> SettingsOut:
+    return SettingsOut.model_validate({**SETTINGS_DEFAULTS, **plain(doc or {})})
 
 
-def profile_view(profile_id: str, doc: dict[str, Any]) -> dict[str, Any]:
-    return {"profile_id": profile_id, **PROFILE_DEFAULTS, **plain(doc)}
+def profile_view(profile_id: str, doc: dict[str, Any]) -> ProfileOut:
+    return ProfileOut.model_validate({"profile_id": profile_id, **PROFILE_DEFAULTS, **plain(doc)})
 
 
-def class_view(class_id: str, doc: dict[str, Any]) -> dict[str, Any]:
-    return {"class_id": class_id, **CLASS_DEFAULTS, **plain(doc)}
+def class_view(class_id: str, doc: dict[str, Any]) -> ClassOut:
+    return ClassOut.model_validate({"class_id": class_id, **CLASS_DEFAULTS, **plain(doc)})
 
 
 # ------------------------------------------------------------------- settings
 @router.put("/settings")
-def put_settings(settings: Annotated[SettingsIn, Body()]) -> dict[str, Any]:
+def put_settings(settings: Annotated[SettingsIn, Body()]) -> SettingsOut:
     doc = settings.model_dump(mode="json", exclude_none=True)
     tenant_id = current_identity().tenant_id
     before = config_store.get_doc(tenant_id, config_store.SETTINGS_KEY) or {}
@@ -65,7 +65,7 @@ def _rewatch(tenant_id: str, profile_id: str) -> None:
 
 
 @router.get("/settings")
-def get_settings() -> dict[str, Any]:
+def get_settings() -> SettingsOut:
     """The tenant's settings; the defaults when none were stored yet."""
     doc = config_store.get_doc(current_identity().tenant_id, config_store.SETTINGS_KEY)
     return settings_view(doc)
@@ -73,7 +73,7 @@ def get_settings() -> dict[str, Any]:
 
 # ------------------------------------------------------------------- profiles
 @router.put("/profiles/<profile_id>")
-def put_profile(profile_id: ProfileId, profile: Annotated[ProfileIn, Body()]) -> dict[str, Any]:
+def put_profile(profile_id: ProfileId, profile: Annotated[ProfileIn, Body()]) -> ProfileOut:
     doc = profile.to_doc()
     config_store.put_doc(
         current_identity().tenant_id, config_store.profile_key(profile_id), doc
@@ -83,7 +83,7 @@ def put_profile(profile_id: ProfileId, profile: Annotated[ProfileIn, Body()]) ->
 
 
 @router.get("/profiles/<profile_id>")
-def get_profile(profile_id: ProfileId) -> dict[str, Any]:
+def get_profile(profile_id: ProfileId) -> ProfileOut:
     doc = config_store.get_doc(
         current_identity().tenant_id, config_store.profile_key(profile_id)
     )
@@ -93,7 +93,7 @@ def get_profile(profile_id: ProfileId) -> dict[str, Any]:
 
 
 @router.get("/profiles")
-def list_profiles(limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None) -> dict[str, Any]:
+def list_profiles(limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None) -> ProfilesPage:
     """Profiles in id order. A tenant has few, so they are read with one Query and paged
     in memory."""
     tenant_id = current_identity().tenant_id
@@ -106,22 +106,22 @@ def list_profiles(limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None) -> dict[s
         if after is None or key[len(prefix):] > after
     ]
     result = take_page(iter(docs), limit, scope, lambda pair: {"profile_id": pair[0]})
-    return {
-        "profiles": [profile_view(profile_id, doc) for profile_id, doc in result.items],
-        "next_cursor": result.next_cursor,
-    }
+    return ProfilesPage(
+        profiles=[profile_view(profile_id, doc) for profile_id, doc in result.items],
+        next_cursor=result.next_cursor,
+    )
 
 
 # -------------------------------------------------------------------- classes
 @router.put("/classes/<class_id>")
-def put_class(class_id: ClassId, customer_class: Annotated[ClassIn, Body()]) -> dict[str, Any]:
+def put_class(class_id: ClassId, customer_class: Annotated[ClassIn, Body()]) -> ClassOut:
     doc = customer_class.model_dump(mode="json", exclude_none=True)
     config_store.put_doc(current_identity().tenant_id, config_store.class_key(class_id), doc)
     return class_view(class_id, doc)
 
 
 @router.get("/classes/<class_id>")
-def get_class(class_id: ClassId) -> dict[str, Any]:
+def get_class(class_id: ClassId) -> ClassOut:
     doc = config_store.get_doc(current_identity().tenant_id, config_store.class_key(class_id))
     if doc is None:
         raise NotFound("no such class")

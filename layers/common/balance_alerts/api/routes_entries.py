@@ -4,7 +4,7 @@ the history and the notice log. POST: admin, staff; GET: also the account's cust
 from __future__ import annotations
 
 from http import HTTPStatus
-from typing import Annotated, Any
+from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -13,18 +13,19 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from ..observability import logger
 from . import accounts, entries, notices
 from .auth import current_identity
+from .openapi import write_responses
 from .paging import DEFAULT_LIMIT
 from .params import AccountId, Cursor, Limit
-from .responses import EntryOut, NoticeOut, json_response, page
+from .responses import EntriesPage, EntryOut, NoticeOut, NoticesPage, json_response
 from .schemas import EntryIn
 
 router = Router()
 
 
-@router.post("/accounts/<account_id>/entries")
+@router.post("/accounts/<account_id>/entries", responses=write_responses(HTTPStatus.ACCEPTED))
 def post_entry(
     account_id: AccountId, entry: Annotated[EntryIn, Body()]
-) -> Response[dict[str, Any]]:
+) -> Response[EntryOut]:
     """202 with the stored entry (the balance follows through the stream); 200 with the
     stored entry when the same request was recorded before; 409 for a different one."""
     identity = current_identity()
@@ -36,24 +37,26 @@ def post_entry(
                "entry_id": item.entry_id, "kind": item.kind},
     )
     status = HTTPStatus.ACCEPTED if created else HTTPStatus.OK
-    return json_response(status, EntryOut.of(item).model_dump())
+    return json_response(status, EntryOut.of(item))
 
 
 @router.get("/accounts/<account_id>/entries")
 def list_entries(
     account_id: AccountId, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
-) -> dict[str, Any]:
+) -> EntriesPage:
     tenant_id = current_identity().tenant_id
     accounts.require_account(tenant_id, account_id)
     result = entries.list_entries(tenant_id, account_id, limit, cursor)
-    return page("entries", [EntryOut.of(item) for item in result.items], result.next_cursor)
+    return EntriesPage(entries=[EntryOut.of(item) for item in result.items],
+                       next_cursor=result.next_cursor)
 
 
 @router.get("/accounts/<account_id>/notices")
 def list_notices(
     account_id: AccountId, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
-) -> dict[str, Any]:
+) -> NoticesPage:
     tenant_id = current_identity().tenant_id
     accounts.require_account(tenant_id, account_id)
     result = notices.list_notices(tenant_id, account_id, limit, cursor)
-    return page("notices", [NoticeOut.of(item) for item in result.items], result.next_cursor)
+    return NoticesPage(notices=[NoticeOut.of(item) for item in result.items],
+                       next_cursor=result.next_cursor)

@@ -49,6 +49,25 @@ def _email(value: str) -> str:
     return value
 
 
+def _unsubscribe(value: str) -> str:
+    """Where customers unsubscribe (the List-Unsubscribe header): ``mailto:`` with an
+    address, or an ``https://`` URL; nothing that could break out of the header."""
+    from urllib.parse import urlsplit
+
+    bad = len(value) > 500 or any(c.isspace() or ord(c) < 0x20 or c in '<>,"' for c in value)
+    lowered = value.lower()
+    if not bad and lowered.startswith("mailto:"):
+        address = value[len("mailto:"):].split("?", 1)[0]
+        bad = not _EMAIL.fullmatch(address)
+    elif not bad and lowered.startswith("https://"):
+        bad = not urlsplit(value).hostname
+    else:
+        bad = True
+    if bad:
+        raise ValueError("must be a mailto: address or an https:// URL")
+    return value
+
+
 def _money(value: object, info: ValidationInfo) -> Decimal:
     return parse_decimal(value, field=info.field_name or "value")
 
@@ -110,6 +129,7 @@ Currency = Annotated[str, AfterValidator(_currency)]
 TimeZoneName = Annotated[str, AfterValidator(_timezone)]
 LocaleName = Annotated[str, AfterValidator(_locale)]
 Timestamp = Annotated[str, AfterValidator(_timestamp)]
+Unsubscribe = Annotated[str, AfterValidator(_unsubscribe)]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Description = Annotated[str, StringConstraints(max_length=1000)]
 Emails = Annotated[list[Email], Field(max_length=20), AfterValidator(_unique)]
@@ -133,6 +153,11 @@ def _rule_error(message: str) -> PydanticCustomError:
 
 # ------------------------------------------------------------------- settings
 class SettingsIn(StrictModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "name": "Demo Co", "from_email": "billing@demo.test", "staff_emails": ["ops@demo.test"],
+        "default_currency": "USD", "default_profile_id": "standard",
+        "track_packages_by": "account"}]})
+
     name: Name | None = None
     from_email: Email | None = None
     staff_emails: Emails = []
@@ -140,6 +165,7 @@ class SettingsIn(StrictModel):
     default_profile_id: Identifier | None = None
     default_class: Identifier | None = None
     track_packages_by: Literal["account", "member"] = "account"
+    unsubscribe: Unsubscribe | None = None
 
 
 # ------------------------------------------------------------------- profiles
@@ -197,6 +223,11 @@ Rule = Annotated[
 
 
 class ProfileIn(StrictModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "name": "Standard", "reminder_every_hours": 24, "max_reminders": 3,
+        "rules": [{"id": "low", "type": "balance_below", "threshold": "20.00",
+                   "notify": ["customer", "staff"], "notify_recovery": True}]}]})
+
     name: Annotated[str, StringConstraints(max_length=200)] = ""
     reminder_every_hours: Annotated[int, Field(ge=1, le=24 * 365)] | None = None
     max_reminders: Annotated[int, Field(ge=0, le=100)] = 0
@@ -218,6 +249,10 @@ class ProfileIn(StrictModel):
 
 # -------------------------------------------------------------------- classes
 class ClassIn(StrictModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "name": "Retail", "template_set": "default",
+        "enabled": ["balance_low", "balance_recovered"]}]})
+
     name: Name | None = None
     template_set: Identifier = "default"
     enabled: Annotated[list[NoticeType], AfterValidator(_unique)] | None = None
@@ -227,6 +262,10 @@ class ClassIn(StrictModel):
 class AccountIn(StrictModel):
     """PUT /accounts/{account_id}: the settings of an account (a full replacement: an
     omitted field takes its default, except ``currency``, which keeps its value)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "name": "Ana Souza", "email": "ana@example.test", "profile_id": "standard",
+        "timezone": "America/Sao_Paulo", "locale": "pt_BR"}]})
 
     name: Name | None = None
     email: Email | None = None
@@ -243,6 +282,11 @@ class AccountIn(StrictModel):
 # -------------------------------------------------------------------- entries
 class EntryIn(StrictModel):
     """POST /accounts/{account_id}/entries."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"entry_id": "top-1", "kind": "credit", "amount": "50.00"},
+        {"entry_id": "use-1", "kind": "charge", "amount": "35.00",
+         "occurred_at": "2026-11-02T10:00:00+00:00", "description": "October usage"}]})
 
     entry_id: Identifier
     kind: EntryKind
@@ -286,4 +330,42 @@ class EntryIn(StrictModel):
                 raise _rule_error("an entry cannot void itself")
             if self.amount is not None:
                 raise _rule_error("a void takes no amount: it reverses the voided entry")
+        return self
+
+
+# ------------------------------------------------------------------- packages
+MAX_PACKAGE_ITEMS = 20  # = domain.packages.MAX_PACKAGE_ITEMS (a test keeps them equal)
+
+
+class PackageItemIn(StrictModel):
+    service: Label
+    quantity: Money
+    unit_price: Money
+
+    @model_validator(mode="after")
+    def _positive(self) -> PackageItemIn:
+        if self.quantity <= 0:
+            raise _rule_error("an item quantity must be > 0")
+        if self.unit_price < 0:
+            raise _rule_error("a unit_price must be >= 0")
+        return self
+
+
+class PackageIn(StrictModel):
+    """POST /accounts/{account_id}/packages. ``price`` defaults to the sum of the items'
+    quantity x unit_price; it is recorded, and does not move the money balance."""
+
+    package_id: Identifier
+    name: Name
+    member_id: Label | None = None
+    items: Annotated[list[PackageItemIn], Field(min_length=1, max_length=MAX_PACKAGE_ITEMS)]
+    price: Money | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PackageIn:
+        services = [item.service for item in self.items]
+        if len(set(services)) != len(services):
+            raise _rule_error("a package holds each service once")
+        if self.price is not None and self.price < 0:
+            raise _rule_error("price must be >= 0")
         return self

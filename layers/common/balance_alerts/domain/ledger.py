@@ -11,21 +11,30 @@ recognised and skipped without a separate idempotency table.
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import Decimal, localcontext
 
-from . import spend
+from . import packages, spend
 from .balance_below import evaluate_balance_below
 from .inactivity import end_inactive_episodes
-from .model import MONEY_RULE_TYPES, AccountState, Entry, NoticeDraft, Profile, Rule
+from .model import (
+    MONEY_RULE_TYPES,
+    PACKAGE_KIND,
+    AccountState,
+    Entry,
+    EntryRejected,
+    NoticeDraft,
+    Package,
+    PackageItem,
+    Profile,
+    Rule,
+    Units,
+)
 
 # Stream records live 24 h; an applied id is remembered for twice that.
 APPLIED_RETENTION = timedelta(hours=48)
-
-
-class EntryRejected(ValueError):
-    """An entry that can never be applied (a permanent reason, recorded and skipped)."""
 
 
 @dataclass
@@ -42,6 +51,7 @@ class Applied:
     state: AccountState
     notices: list[NoticeDraft] = field(default_factory=list)
     outcomes: list[Outcome] = field(default_factory=list)
+    retired: list[Package] = field(default_factory=list)  # left the account item
 
     @property
     def changed(self) -> bool:
@@ -55,6 +65,7 @@ class Context:
     profile: Profile | None = None
     enabled_types: frozenset[str] | None = None
     class_id: str | None = None
+    track_packages_by: str = "account"  # tenant setting: "account" | "member"
 
 
 def _epoch(moment: datetime) -> int:
@@ -62,23 +73,40 @@ def _epoch(moment: datetime) -> int:
 
 
 def apply_entries(
-    state: AccountState, entries: list[Entry], context: Context, now: datetime
+    state: AccountState,
+    entries: list[Entry],
+    context: Context,
+    now: datetime,
+    retired: Mapping[str, Package] | None = None,
 ) -> Applied:
-    """Apply ``entries`` (in stream order) to a copy of ``state``."""
+    """Apply ``entries`` (in stream order) to a copy of ``state``.
+
+    ``retired``: packages no longer on the account item that a void in ``entries``
+    gives units back to (``packages.retired_needed`` names them; the caller reads them).
+    After each entry (and its notices), used-up packages that no charge can draw from
+    again leave the account item: ``Applied.retired`` lists them, in their final state,
+    for the caller to store with their ledger entries.
+    """
     result = Applied(state=copy.deepcopy(state))
     work = result.state
+    gone: dict[str, Package] = {}
     for entry in entries:
         if entry.entry_id in work.applied:
             result.outcomes.append(Outcome(entry.entry_id, "duplicate"))
             continue
         try:
-            _apply_money(work, entry)
+            _check(entry)
+            balance = balance_after(work.balance, entry)
+            _apply_units(work.units, entry, {**(retired or {}), **gone})  # refuses first
         except EntryRejected as rejected:
             result.outcomes.append(Outcome(entry.entry_id, "rejected", str(rejected)))
             continue
+        _apply_money(work, entry, balance)
         work.applied[entry.entry_id] = _epoch(now)
         result.outcomes.append(Outcome(entry.entry_id, "applied"))
         result.notices.extend(evaluate_after_entry(work, context, now, entry))
+        gone.update((package.package_id, package) for package in packages.retire(work.units))
+    result.retired = [p for p in gone.values() if work.units.package(p.package_id) is None]
     if result.changed:
         work.spend = spend.prune(work.spend, now.date())
         horizon = _epoch(now - APPLIED_RETENTION)
@@ -87,8 +115,18 @@ def apply_entries(
     return result
 
 
-def _apply_money(state: AccountState, entry: Entry) -> None:
-    if entry.kind in ("charge", "credit", "refund"):
+def _check(entry: Entry) -> None:
+    """Refuse an entry that can never be applied."""
+    if entry.kind == "charge":
+        if entry.amount is not None and entry.amount <= 0:
+            raise EntryRejected("charge needs an amount > 0")
+        if (entry.service is None) != (entry.quantity is None):
+            raise EntryRejected("charge takes service and quantity together")
+        if entry.quantity is not None and entry.quantity <= 0:
+            raise EntryRejected("charge needs a quantity > 0")
+        if entry.amount is None and entry.quantity is None:
+            raise EntryRejected("charge needs an amount > 0, or a service and a quantity")
+    elif entry.kind in ("credit", "refund"):
         if entry.amount is None or entry.amount <= 0:
             raise EntryRejected(f"{entry.kind} needs an amount > 0")
     elif entry.kind == "adjustment":
@@ -97,9 +135,46 @@ def _apply_money(state: AccountState, entry: Entry) -> None:
     elif entry.kind == "void":
         if not entry.voids or entry.void_delta is None:
             raise EntryRejected("void needs the voided entry and its reversal amount")
+    elif entry.kind == PACKAGE_KIND:
+        if entry.package is None:
+            raise EntryRejected("package entry carries no package")
     else:
         raise EntryRejected(f"unknown entry kind {entry.kind!r}")
-    state.balance += entry.delta
+
+
+def _apply_units(units: Units, entry: Entry, retired: Mapping[str, Package]) -> None:
+    if entry.kind == PACKAGE_KIND:
+        assert entry.package is not None
+        moment = entry.occurred_at or entry.recorded_at
+        packages.buy(units, entry.package, entry.entry_id, moment.isoformat())
+    elif entry.uses_units:
+        assert entry.service is not None and entry.quantity is not None
+        packages.use(units, entry.entry_id, entry.service, entry.quantity, entry.member_id)
+    elif entry.kind == "void" and entry.voided_kind == "charge":
+        packages.give_back(units, entry, retired)
+
+
+MAX_BALANCE_DIGITS = 38  # what a DynamoDB number holds exactly
+
+
+def balance_after(balance: Decimal, entry: Entry) -> Decimal:
+    """The balance after ``entry``, exact. Python's default context would round sums at
+    28 significant digits; an amount may have 38. A balance that would need more than 38
+    (DynamoDB could not store it) refuses the entry: recorded with its reason and
+    skipped, like any entry that can never be applied."""
+    with localcontext() as context:
+        context.prec = 2 * MAX_BALANCE_DIGITS + 2  # never rounds two 38-digit numbers
+        result = balance + entry.delta
+        digits = len(result.normalize().as_tuple().digits)
+    if digits > MAX_BALANCE_DIGITS:
+        raise EntryRejected(
+            f"the balance would need {digits} significant digits (at most "
+            f"{MAX_BALANCE_DIGITS} can be stored)")
+    return result
+
+
+def _apply_money(state: AccountState, entry: Entry, balance: Decimal) -> None:
+    state.balance = balance
     moment = entry.occurred_at or entry.recorded_at
     if entry.is_activity:
         stamp = moment.isoformat()
@@ -137,8 +212,28 @@ def evaluate_after_entry(
             entry_id=entry.entry_id if entry else None,
         )
 
+    def make_package_notice(
+        rule: Rule, package: Package, item: PackageItem, level: str
+    ) -> NoticeDraft:
+        return draft_notice(
+            rule,
+            "package_low",
+            episode=1,
+            level=level,
+            reminder=0,
+            created_at=created_at.isoformat(),
+            variables=packages.package_variables(package, item),
+            context=context,
+            entry_id=entry.entry_id if entry else None,
+            episode_key=packages.item_key(package, item),
+        )
+
     end_inactive_episodes(state, profile, charged=bool(entry and entry.is_activity))
-    return evaluate_balance_below(state, profile, make_notice)
+    notices = evaluate_balance_below(state, profile, make_notice)
+    notices += packages.evaluate_package_below(
+        state, profile, context.track_packages_by, make_package_notice
+    )
+    return notices
 
 
 def _level(rule: Rule) -> str:
@@ -158,6 +253,7 @@ def draft_notice(
     variables: dict,
     context: Context,
     entry_id: str | None = None,
+    episode_key: str | None = None,
 ) -> NoticeDraft:
     """A notice for ``rule``; suppressed (with the reason) when the class disables its type."""
     status, reason = "pending", ""
@@ -180,6 +276,7 @@ def draft_notice(
         status=status,
         reason=reason,
         entry_id=entry_id,
+        episode_key=episode_key,
     )
 
 
