@@ -8,7 +8,7 @@ inside it a read-modify-write of the account: GetItem, apply the entry, a condit
 write of the account. This is the pattern of the documentation's "Batch processing
 with idempotency" example, with on_usage's business logic in the middle.
 
-The business logic is balance_alerts' own (``apply_entries``, ``needs_watch``,
+The business logic is balance_alerts' own (``apply_entries``, ``watch_of``,
 ``accounts.commit``), so both implementations produce the same balances, latches and
 notices; what differs is only how a batch is read, written and made idempotent. A
 record whose write fails is reported in ``batchItemFailures`` and retried by Lambda
@@ -40,8 +40,8 @@ from balance_alerts.adapters import accounts, config_store
 from balance_alerts.adapters.attributes import to_plain
 from balance_alerts.adapters.settings import watch_shards
 from balance_alerts.adapters.tables import AccountItem
-from balance_alerts.domain.ledger import Context, apply_entries
-from balance_alerts.domain.watch import needs_watch, watch_shard
+from balance_alerts.domain.ledger import apply_entries
+from balance_alerts.domain.watch import watch_of
 from balance_alerts.usage import parse_entry
 
 IDEMPOTENCY_TABLE = os.environ.get("IDEMPOTENCY_TABLE", "balance-alerts-IdempotencyTable")
@@ -79,11 +79,7 @@ def record_handler(record: DynamoDBRecord) -> dict[str, Any]:
     # read ...
     item = AccountItem.get(tenant_id, account_id, consistent_read=True)
     state = accounts.state_of(item)
-    tenant = config_store.load_tenant(tenant_id)
-    profile = tenant.profile(state.profile_id)
-    class_id = tenant.class_id(state.customer_class)
-    rules = Context(profile=profile, enabled_types=tenant.enabled_types(class_id),
-                    class_id=class_id)
+    rules = config_store.load_tenant(tenant_id).context(state)
     # ... modify (the Idempotency utility is this design's only dedup: the account
     # keeps no applied ids, so it pays nothing for on_usage's way of doing it) ...
     state.applied = {}
@@ -92,8 +88,7 @@ def record_handler(record: DynamoDBRecord) -> dict[str, Any]:
         return {"entry_id": entry.entry_id, "result": result.outcomes[0].result}
     result.state.applied = {}
     as_of = max(now, entry.occurred_at or entry.recorded_at)
-    watch = (watch_shard(tenant_id, account_id, watch_shards())
-             if needs_watch(result.state, profile, as_of) else None)
+    watch = watch_of(result.state, rules.profile, as_of, watch_shards())
     # ... write (conditional on the version read; with the notices when one is due)
     accounts.commit(state, result.state, result.notices, watch=watch)
     return {"entry_id": entry.entry_id, "result": "applied",

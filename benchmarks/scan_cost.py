@@ -114,26 +114,14 @@ def _fill(client: Any, start: int, stop: int) -> int:
 
 def full_table_scan(as_of: datetime) -> dict[str, int]:
     """The alternative without the index: read every account, evaluate each."""
-    from balance_alerts.adapters import accounts, config_store
-    from balance_alerts.adapters.settings import watch_shards
     from balance_alerts.adapters.tables import AccountItem
-    from balance_alerts.domain.ledger import Context
-    from balance_alerts.domain.watch import needs_watch, watch_shard
-    from balance_alerts.scan import evaluate_account
+    from balance_alerts.scan import decide
 
     read = due = 0
     for item in AccountItem.scan():
         read += 1
-        state = accounts.state_of(item)
-        tenant = config_store.load_tenant(state.tenant_id)
-        profile = tenant.profile(state.profile_id)
-        class_id = tenant.class_id(state.customer_class)
-        context = Context(profile=profile, enabled_types=tenant.enabled_types(class_id),
-                          class_id=class_id)
-        after, notices = evaluate_account(state, profile, context, as_of)
-        watch = (watch_shard(state.tenant_id, state.account_id, watch_shards())
-                 if needs_watch(after, profile, as_of) else None)
-        if notices or watch != item.watch:
+        decision = decide(item, as_of)
+        if decision.notices or decision.watch != item.watch:
             due += 1
     return {"accounts_read": read, "would_write": due}
 

@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from local import cfn
+from local.intercept import observe_calls
 from local.metering import Meter, metered
 from local.runtime import REGION, LambdaContext, LocalAws
 
@@ -199,31 +200,27 @@ def _tables_read(operation: str, params: dict[str, Any],
 @contextmanager
 def _by_table(services: list[str], into: Measured) -> Iterator[None]:
     """Failed requests per service; DynamoDB items written and read per table."""
-    from botocore.client import BaseClient
-
     for service in services:
         into.failed[service] = Counter()
-    original = BaseClient._make_api_call
 
-    def counting(self: BaseClient, operation: str, params: dict[str, Any]) -> Any:
-        service = self.meta.service_model.service_name
+    def written(service: str, operation: str, params: dict[str, Any]) -> None:
         if service == "dynamodb":
             into.writes_by_table.update(_tables_written(operation, params))
-        try:
-            response = original(self, operation, params)
-        except Exception:
-            if service in into.failed:
-                into.failed[service][operation] += 1
-            raise
+
+    def succeeded(service: str, operation: str, params: dict[str, Any],
+                  response: dict[str, Any]) -> None:
+        written(service, operation, params)
         if service == "dynamodb":
             into.reads_by_table.update(_tables_read(operation, params, response))
-        return response
 
-    BaseClient._make_api_call = counting  # type: ignore[method-assign]
-    try:
+    def failed(service: str, operation: str, params: dict[str, Any],
+               error: BaseException) -> None:
+        written(service, operation, params)
+        if service in into.failed:
+            into.failed[service][operation] += 1
+
+    with observe_calls(succeeded, on_error=failed):
         yield
-    finally:
-        BaseClient._make_api_call = original  # type: ignore[method-assign]
 
 
 # ------------------------------------------------------------ moto's read responses

@@ -84,6 +84,24 @@ class _Poller:
     failed_batches: list[dict[str, Any]] = field(default_factory=list)
 
 
+def lambda_record(record: dict[str, Any], stream_arn: str) -> dict[str, Any]:
+    """A GetRecords record in the shape Lambda passes to the function (the runtime's
+    pollers and the operator's replay both build events with it)."""
+    data = dict(record["dynamodb"])
+    created = data.get("ApproximateCreationDateTime")
+    if isinstance(created, datetime):
+        data["ApproximateCreationDateTime"] = int(created.timestamp())
+    return {
+        "eventID": record["eventID"],
+        "eventName": record["eventName"],
+        "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb",
+        "awsRegion": record.get("awsRegion") or REGION,
+        "dynamodb": data,
+        "eventSourceARN": stream_arn,
+    }
+
+
 class LocalAws:
     """Run the application locally. Use as a context manager."""
 
@@ -329,7 +347,7 @@ class LocalAws:
         raw = self._read(poller, limit)
         if not raw:
             return False
-        records = [self._lambda_record(poller, record) for record in raw]
+        records = [lambda_record(record, poller.stream_arn) for record in raw]
         after_batch = int(records[-1]["dynamodb"]["SequenceNumber"]) + 1
         wanted = [r for r in records if r["eventName"] in poller.mapping.event_names]
         if not wanted:  # filtered out: the mapping never invokes the function
@@ -424,22 +442,6 @@ class LocalAws:
             },
         }
 
-    @staticmethod
-    def _lambda_record(poller: _Poller, record: dict[str, Any]) -> dict[str, Any]:
-        """A GetRecords record in the shape Lambda passes to the function."""
-        data = dict(record["dynamodb"])
-        created = data.get("ApproximateCreationDateTime")
-        if isinstance(created, datetime):
-            data["ApproximateCreationDateTime"] = int(created.timestamp())
-        return {
-            "eventID": record["eventID"],
-            "eventName": record["eventName"],
-            "eventVersion": "1.1",
-            "eventSource": "aws:dynamodb",
-            "awsRegion": record.get("awsRegion", REGION),
-            "dynamodb": data,
-            "eventSourceARN": poller.stream_arn,
-        }
 
     # -------------------------------------------------------------------- outputs
     def sent_emails(self) -> list[Any]:

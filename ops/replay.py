@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
+
+from local.runtime import lambda_record
 
 from .stack import Stack, stream_functions
 
@@ -104,23 +105,6 @@ def read_records(stack: Stack, info: BatchInfo) -> list[dict[str, Any]]:
                 f"records {info.start}..{info.end} of {info.shard_id} are no longer in the "
                 "stream (24-hour retention); see docs/runbook.md, 'replay'") from error
         raise
-
-
-def lambda_record(record: dict[str, Any], stream_arn: str) -> dict[str, Any]:
-    """A GetRecords record in the shape Lambda passes to the function."""
-    data = dict(record["dynamodb"])
-    created = data.get("ApproximateCreationDateTime")
-    if isinstance(created, datetime):
-        data["ApproximateCreationDateTime"] = int(created.timestamp())
-    return {
-        "eventID": record["eventID"],
-        "eventName": record["eventName"],
-        "eventVersion": record.get("eventVersion", "1.1"),
-        "eventSource": "aws:dynamodb",
-        "awsRegion": record.get("awsRegion") or "",
-        "dynamodb": data,
-        "eventSourceARN": stream_arn,
-    }
 
 
 def replay_message(stack: Stack, message: dict[str, Any], *, attempts: int = 3,

@@ -70,7 +70,7 @@ def _first_read_misses(monkeypatch, name):
 
     def stale_once(key, entry_id):
         if state.pop("stale", False):
-            if name == "_get":
+            if name == "get_entry":
                 return None
             item = LedgerItem.get(key, entry_id)
             item.voided_by = None
@@ -84,10 +84,10 @@ def test_a_concurrent_duplicate_that_won_the_race_is_recognised(aws, account, mo
     # Given the entry was stored by a concurrent request after this one looked for it
     post(aws, {"entry_id": "e1", "kind": "credit", "amount": "5"})
     # When the same request's conditional put fails, it is answered with the stored entry
-    _first_read_misses(monkeypatch, "_get")
+    _first_read_misses(monkeypatch, "get_entry")
     assert post(aws, {"entry_id": "e1", "kind": "credit", "amount": "5"}).status == 200
     # And a different request under the same id is a conflict
-    _first_read_misses(monkeypatch, "_get")
+    _first_read_misses(monkeypatch, "get_entry")
     assert post(aws, {"entry_id": "e1", "kind": "credit", "amount": "6"}).status == 409
     assert list(ledger()) == ["e1"]
 

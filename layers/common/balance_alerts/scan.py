@@ -8,6 +8,7 @@ twice creates nothing new, and a late scan catches up.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -23,7 +24,7 @@ from .domain.inactivity import evaluate_inactive
 from .domain.ledger import Context, draft_notice
 from .domain.model import AccountState, NoticeDraft, Profile, Rule
 from .domain.reminders import due_reminders
-from .domain.watch import needs_watch, watch_shard
+from .domain.watch import watch_of
 from .observability import logger
 
 
@@ -38,12 +39,11 @@ class ScanReport:
 
 
 def evaluate_account(
-    state: AccountState, profile: Profile | None, context: Context, as_of: datetime
+    state: AccountState, context: Context, as_of: datetime
 ) -> tuple[AccountState, list[NoticeDraft]]:
     """Pure: the state after a scan at ``as_of`` and the notices due."""
-    import copy
-
     work = copy.deepcopy(state)
+    profile = context.profile
     if profile is None:
         return work, []
     stamp = as_of.isoformat()
@@ -118,9 +118,7 @@ def _rewatch(request: AccountItem, as_of: datetime, report: ScanReport) -> None:
         if accounts.is_rewatch_request(item) or (item.profile_id or default) != profile_id:
             continue
         state = accounts.state_of(item)
-        profile = tenant.profile(state.profile_id)
-        watch = (watch_shard(state.tenant_id, state.account_id, watch_shards())
-                 if needs_watch(state, profile, as_of) else None)
+        watch = watch_of(state, tenant.profile(state.profile_id), as_of, watch_shards())
         if watch != item.watch:
             try:
                 accounts.set_watch(item, watch)
@@ -130,16 +128,29 @@ def _rewatch(request: AccountItem, as_of: datetime, report: ScanReport) -> None:
     request.delete()
 
 
-def _scan_account(item: AccountItem, as_of: datetime, report: ScanReport) -> None:
+@dataclass
+class Decision:
+    """What a scan at one moment decides for one watched account."""
+
+    before: AccountState
+    after: AccountState
+    notices: list[NoticeDraft]
+    watch: int | None
+
+
+def decide(item: AccountItem, as_of: datetime) -> Decision:
+    """Evaluate one account item as the scan does, without writing anything."""
     state = accounts.state_of(item)
-    tenant = config_store.load_tenant(state.tenant_id)
-    profile = tenant.profile(state.profile_id)
-    class_id = tenant.class_id(state.customer_class)
-    context = Context(profile=profile, enabled_types=tenant.enabled_types(class_id),
-                      class_id=class_id)
-    after, notices = evaluate_account(state, profile, context, as_of)
-    watch = (watch_shard(state.tenant_id, state.account_id, watch_shards())
-             if needs_watch(after, profile, as_of) else None)
+    context = config_store.load_tenant(state.tenant_id).context(state)
+    after, notices = evaluate_account(state, context, as_of)
+    return Decision(state, after, notices,
+                    watch_of(after, context.profile, as_of, watch_shards()))
+
+
+def _scan_account(item: AccountItem, as_of: datetime, report: ScanReport) -> None:
+    decision = decide(item, as_of)
+    state, after, notices, watch = (decision.before, decision.after, decision.notices,
+                                    decision.watch)
     if not notices and watch == item.watch:
         return
     after.version += 1

@@ -31,7 +31,7 @@ from .adapters.attributes import to_plain
 from .adapters.settings import watch_shards
 from .adapters.tables import LedgerItem
 from .domain import packages
-from .domain.ledger import Applied, Context, apply_entries
+from .domain.ledger import Applied, apply_entries
 from .domain.model import (
     LEDGER_KINDS,
     PACKAGE_KIND,
@@ -42,7 +42,7 @@ from .domain.model import (
     package_entry_id,
 )
 from .domain.money import MoneyError, parse_decimal
-from .domain.watch import needs_watch, watch_shard
+from .domain.watch import watch_of
 from .observability import logger
 
 MAX_CONFLICT_RETRIES = 3
@@ -227,17 +227,6 @@ def _process_account(
         entries = entries[done:]
 
 
-def _context(tenant_id: str, state: AccountState) -> Context:
-    tenant = config_store.load_tenant(tenant_id)
-    class_id = tenant.class_id(state.customer_class)
-    return Context(
-        profile=tenant.profile(state.profile_id),
-        enabled_types=tenant.enabled_types(class_id),
-        class_id=class_id,
-        track_packages_by=str(tenant.settings.get("track_packages_by") or "account"),
-    )
-
-
 def _fitting(result: Applied, entries: list[Entry]) -> int:
     """How many of ``entries`` (a prefix) one transaction can commit: the account and
     its notices must fit in it. At least one entry (which brings at most about 50)."""
@@ -268,7 +257,7 @@ def _commit_entries(
         if attempt:
             state = accounts.state_of(
                 accounts.AccountItem.get(key[0], key[1], consistent_read=True))
-        context = _context(key[0], state)
+        context = config_store.load_tenant(key[0]).context(state)
         needed = packages.retired_needed(state.units, entries)
         retired = (
             accounts.read_retired(key[0], key[1], map(package_entry_id, needed))
@@ -282,14 +271,9 @@ def _commit_entries(
         notices = [notice for notice in result.notices if notice.key not in dropped]
         if not result.changed:
             break
-        profile = context.profile
         # Forecast "as of" the newest entry when it is dated ahead of the clock.
         as_of = max([now] + [e.occurred_at or e.recorded_at for e in entries])
-        watch = (
-            watch_shard(key[0], key[1], watch_shards())
-            if needs_watch(result.state, profile, as_of)
-            else None
-        )
+        watch = watch_of(result.state, context.profile, as_of, watch_shards())
         try:
             if result.retired:
                 accounts.archive_packages(key[0], key[1], result.retired, now.isoformat())

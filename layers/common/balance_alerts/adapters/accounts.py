@@ -6,33 +6,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from pynamodb.connection import Connection
 from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from ..domain.model import AccountState, Latch, NoticeDraft, Package, Units
-from .settings import region
-from .tables import AccountItem, LedgerItem, NoticeItem, account_key
+from .tables import AccountItem, LedgerItem, NoticeItem, account_key, transaction_connection
 
 BATCH_GET_LIMIT = 100
 MAX_TRANSACT_ITEMS = 100
 """DynamoDB's limit of items in one TransactWriteItems."""
-
-_connection: Connection | None = None
-
-
-def reset_cache() -> None:
-    global _connection
-    _connection = None
-
-
-def _transactions() -> Connection:
-    """One connection (one botocore client) for the container's transactions: creating a
-    client per commit costs tens of milliseconds and a new TLS connection each time."""
-    global _connection
-    if _connection is None:
-        _connection = Connection(region=region(), host=AccountItem.Meta.host)
-    return _connection
 
 
 def state_of(item: AccountItem) -> AccountState:
@@ -173,7 +155,7 @@ def commit(
             raise
         return
     try:
-        with TransactWrite(connection=_transactions()) as transaction:
+        with TransactWrite(connection=transaction_connection()) as transaction:
             transaction.update(item, actions=actions, condition=condition)
             for ordinal, draft in enumerate(notices):
                 transaction.save(

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from ..domain.model import Profile
+from ..domain.ledger import Context
+from ..domain.model import AccountState, Profile
 from ..domain.profiles import profile_from_dict
 from .tables import ConfigItem
 
@@ -58,6 +59,17 @@ class TenantConfig:
         if doc is None or doc.get("enabled") is None:
             return None
         return frozenset(doc["enabled"])
+
+    def context(self, state: AccountState) -> Context:
+        """What the rules need besides the account: its profile, its class's enabled
+        notice types, and how the tenant tracks packages."""
+        class_id = self.class_id(state.customer_class)
+        return Context(
+            profile=self.profile(state.profile_id),
+            enabled_types=self.enabled_types(class_id),
+            class_id=class_id,
+            track_packages_by=str(self.settings.get("track_packages_by") or "account"),
+        )
 
     def template_set(self, customer_class: str | None) -> str:
         doc = self.classes.get(self.class_id(customer_class) or "") or {}

@@ -306,17 +306,12 @@ def compose(notice: NoticeItem) -> Plan:
     unsubscribe = list_unsubscribe(tenant.settings)
     values = notice.variables or {}
     template_set = tenant.template_set(account.customer_class)
-    context = renderer.template_variables(
+    context = renderer.account_variables(
         values,
         notice_type=notice.type,
         reminder=int(notice.reminder or 0),
-        tenant_name=tenant.settings.get("name"),
-        account_id=account.account_id,
-        account_name=account.name,
-        account_email=account.email,
-        locale=account.locale,
-        currency=account.currency,
-        timezone=account.timezone,
+        settings=tenant.settings,
+        account=account,
         created_at=notice.created_at,
     )
     for audience in _audiences(notice):

@@ -510,6 +510,32 @@ _SAMPLES: dict[str, dict[str, Any]] = {
 }
 
 
+def account_variables(
+    values: Mapping[str, Any] | None,
+    *,
+    notice_type: str,
+    reminder: int,
+    settings: Mapping[str, Any],
+    account: Any,
+    created_at: str | datetime | None,
+) -> dict[str, Any]:
+    """``template_variables`` for a notice about ``account`` (an AccountItem) of the
+    tenant with ``settings``: what send_notice renders and a preview shows."""
+    return template_variables(
+        values,
+        notice_type=notice_type,
+        reminder=reminder,
+        tenant_name=settings.get("name"),
+        account_id=account.account_id,
+        account_name=account.name,
+        account_email=account.email,
+        locale=account.locale,
+        currency=account.currency,
+        timezone=account.timezone,
+        created_at=created_at,
+    )
+
+
 SAMPLE_CREATED_AT = "2026-11-02T14:30:00+00:00"
 
 

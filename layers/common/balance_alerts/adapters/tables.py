@@ -10,6 +10,7 @@ from pynamodb.attributes import (
     NumberAttribute,
     UnicodeAttribute,
 )
+from pynamodb.connection import Connection
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, LocalSecondaryIndex
 from pynamodb.models import Model
 
@@ -20,6 +21,24 @@ from .settings import region, require_env
 def account_key(tenant_id: str, account_id: str) -> str:
     """The partition key shared by an account's ledger entries and notices."""
     return f"{tenant_id}#{account_id}"
+
+
+_transaction_connection: Connection | None = None
+
+
+def reset_cache() -> None:
+    """Forget the warm container's connection (the local runtime's cold start)."""
+    global _transaction_connection
+    _transaction_connection = None
+
+
+def transaction_connection() -> Connection:
+    """One connection (one botocore client) for the container's TransactWriteItems:
+    creating a client per transaction costs tens of milliseconds and a new TLS session."""
+    global _transaction_connection
+    if _transaction_connection is None:
+        _transaction_connection = Connection(region=_Meta.region, host=_Meta.host)
+    return _transaction_connection
 
 
 class _Meta:

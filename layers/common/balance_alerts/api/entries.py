@@ -21,11 +21,10 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 
-from pynamodb.connection import Connection
 from pynamodb.exceptions import PutError, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from ..adapters.tables import AccountItem, LedgerItem, account_key
+from ..adapters.tables import AccountItem, LedgerItem, account_key, transaction_connection
 from .auth import Identity
 from .errors import Conflict, Unprocessable
 from .paging import Page, newest_first
@@ -33,37 +32,33 @@ from .schemas import EntryIn
 
 VOIDABLE_KINDS = ("charge", "credit")
 
-_connection: Connection | None = None
 
+def canonical_digest(doc: dict[str, Any], currency: str) -> str:
+    """SHA-256 of a request in canonical form, the idempotency check of entries and
+    package purchases: decimals normalised ("5.0" = "5"), absent fields left out, the
+    account's currency added. Equal requests hash equal, any other body does not."""
 
-def reset_cache() -> None:
-    global _connection
-    _connection = None
+    def canonical(value: Any) -> Any:
+        if isinstance(value, Decimal):
+            return format(value.normalize(), "f")
+        if isinstance(value, dict):
+            return {key: canonical(item) for key, item in value.items() if item is not None}
+        if isinstance(value, list):
+            return [canonical(item) for item in value]
+        return value
 
-
-def _transactions() -> Connection:
-    global _connection
-    if _connection is None:
-        _connection = Connection(region=LedgerItem.Meta.region, host=LedgerItem.Meta.host)
-    return _connection
-
-
-def _canonical_decimal(value: Decimal | None) -> str | None:
-    return None if value is None else format(value.normalize(), "f")
-
-
-def body_hash(entry: EntryIn, currency: str) -> str:
-    """SHA-256 of the request in canonical form: equal requests hash equal ("5.0" = "5")."""
-    canonical: dict[str, Any] = entry.model_dump(exclude_none=True)
-    for name in ("amount", "quantity"):
-        if name in canonical:
-            canonical[name] = _canonical_decimal(canonical[name])
-    canonical["currency"] = currency
-    text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    text = json.dumps(canonical(doc) | {"currency": currency}, sort_keys=True,
+                      separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _get(key: str, entry_id: str) -> LedgerItem | None:
+def body_hash(entry: EntryIn, currency: str) -> str:
+    """The entry request's digest (see ``canonical_digest``)."""
+    return canonical_digest(entry.model_dump(exclude_none=True), currency)
+
+
+def get_entry(key: str, entry_id: str) -> LedgerItem | None:
+    """A ledger item by its key (consistent read), or None."""
     try:
         return LedgerItem.get(key, entry_id, consistent_read=True)
     except LedgerItem.DoesNotExist:
@@ -88,7 +83,7 @@ def record_entry(
         )
     key = account_key(account.tenant_id, account.account_id)
     digest = body_hash(entry, account.currency)
-    existing = _get(key, entry.entry_id)
+    existing = get_entry(key, entry.entry_id)
     if existing is not None:
         return _replay(existing, digest)
     recorded_at = datetime.now(timezone.utc).isoformat(timespec="microseconds")
@@ -118,7 +113,7 @@ def record_entry(
     except PutError as error:
         if error.cause_response_code != "ConditionalCheckFailedException":
             raise
-        existing = _get(key, entry.entry_id)  # recorded concurrently
+        existing = get_entry(key, entry.entry_id)  # recorded concurrently
         if existing is None:
             raise
         return _replay(existing, digest)
@@ -126,7 +121,7 @@ def record_entry(
 
 
 def _voidable(key: str, voids: str) -> LedgerItem:
-    voided = _get(key, voids)
+    voided = get_entry(key, voids)
     if voided is None:
         raise Unprocessable(f"voids: no entry {voids} in this account")
     if voided.kind not in VOIDABLE_KINDS:
@@ -151,7 +146,7 @@ def _write_void(item: LedgerItem, digest: str) -> tuple[LedgerItem, bool]:
     item.quantity = voided.quantity
     item.member_id = voided.member_id
     try:
-        with TransactWrite(connection=_transactions()) as transaction:
+        with TransactWrite(connection=transaction_connection()) as transaction:
             transaction.save(item, condition=LedgerItem.entry_id.does_not_exist())
             transaction.update(
                 voided,
@@ -161,7 +156,7 @@ def _write_void(item: LedgerItem, digest: str) -> tuple[LedgerItem, bool]:
     except TransactWriteError as error:
         if error.cause_response_code != "TransactionCanceledException":
             raise
-        existing = _get(item.account_key, item.entry_id)
+        existing = get_entry(item.account_key, item.entry_id)
         if existing is not None:  # the same void, recorded concurrently
             return _replay(existing, digest)
         _voidable(item.account_key, item.voids)  # raises 409 when voided meanwhile

@@ -21,8 +21,6 @@ one Query of the account's purchases (about 0.3 KB each; retired ones a little m
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -37,6 +35,7 @@ from ..domain.model import PACKAGE_KIND, Package, PackageItem, package_entry_id
 from ..domain.money import to_str
 from ..domain.packages import MAX_CURRENT_PACKAGES, product
 from .auth import Identity
+from .entries import canonical_digest, get_entry
 from .errors import Conflict
 from .paging import ListScope, Page
 from .schemas import PackageIn
@@ -158,28 +157,9 @@ def purchase_doc(package: PackageIn) -> dict[str, Any]:
 
 
 def body_hash(doc: dict[str, Any], currency: str) -> str:
-    """SHA-256 of the purchase in canonical form ("5.0" = "5"; an absent price = the
-    price it defaults to), so a retry hashes equal and any other body does not."""
-
-    def canonical(value: Any) -> Any:
-        if isinstance(value, Decimal):
-            return format(value.normalize(), "f")
-        if isinstance(value, dict):
-            return {key: canonical(item) for key, item in value.items() if item is not None}
-        if isinstance(value, list):
-            return [canonical(item) for item in value]
-        return value
-
-    text = json.dumps(canonical(doc) | {"currency": currency}, sort_keys=True,
-                      separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _get(key: str, entry_id: str) -> LedgerItem | None:
-    try:
-        return LedgerItem.get(key, entry_id, consistent_read=True)
-    except LedgerItem.DoesNotExist:
-        return None
+    """The purchase's digest (an absent price hashes as the price it defaults to, since
+    ``doc`` is the stored document); see ``entries.canonical_digest``."""
+    return canonical_digest(doc, currency)
 
 
 def _replay(existing: LedgerItem, digest: str, package_id: str) -> tuple[LedgerItem, bool]:
@@ -196,7 +176,7 @@ def record_package(
     entry_id = package_entry_id(package.package_id)
     doc = purchase_doc(package)
     digest = body_hash(doc, account.currency)
-    existing = _get(key, entry_id)
+    existing = get_entry(key, entry_id)
     if existing is not None:
         return _replay(existing, digest, package.package_id)
     current = len(state_of(account).units.packages)
@@ -226,7 +206,7 @@ def record_package(
     except PutError as error:
         if error.cause_response_code != "ConditionalCheckFailedException":
             raise
-        existing = _get(key, entry_id)  # recorded concurrently
+        existing = get_entry(key, entry_id)  # recorded concurrently
         if existing is None:
             raise
         return _replay(existing, digest, package.package_id)

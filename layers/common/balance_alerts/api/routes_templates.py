@@ -211,17 +211,12 @@ def _account_variables(tenant: config_store.TenantConfig, account: Any, notice_t
     if "balance" in renderer.TYPE_VARIABLES[notice_type]:
         values["balance"] = format(account.balance or 0, "f")
     values.update(_profile_values(tenant.profile(account.profile_id), notice_type))
-    return renderer.template_variables(
+    return renderer.account_variables(
         values,
         notice_type=notice_type,
         reminder=reminder,
-        tenant_name=tenant.settings.get("name"),
-        account_id=account.account_id,
-        account_name=account.name,
-        account_email=account.email,
-        locale=account.locale,
-        currency=account.currency,
-        timezone=account.timezone,
+        settings=tenant.settings,
+        account=account,
         created_at=datetime.now(timezone.utc),
     )
 

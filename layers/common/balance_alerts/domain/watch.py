@@ -41,3 +41,11 @@ def needs_watch(state: AccountState, profile: Profile | None, now: datetime) -> 
 def watch_shard(tenant_id: str, account_id: str, shards: int) -> int:
     """A stable shard number in [0, shards) for an account."""
     return zlib.crc32(f"{tenant_id}#{account_id}".encode()) % max(1, shards)
+
+
+def watch_of(state: AccountState, profile: Profile | None, now: datetime,
+             shards: int) -> int | None:
+    """The value of ``watch`` for ``state``: its shard while watched, else None."""
+    if needs_watch(state, profile, now):
+        return watch_shard(state.tenant_id, state.account_id, shards)
+    return None
