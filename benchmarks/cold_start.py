@@ -9,13 +9,16 @@ machine's neighbours do not count in it) and wall time. Samples are taken in rou
 every target once per round; a target's ratio is the median over rounds of its sample
 divided by the ``import boto3`` sample of the same round.
 
-Two bytecode situations:
-
-- ``with bytecode``: every module has its ``.pyc`` (a warm-up run writes them under
-  ``out/pycache`` via ``-X pycache_prefix``; the source tree is left alone).
-- ``layer without bytecode``: the layer's packages have none, everything else has. This
-  is what Lambda runs today: layers/common/Makefile deletes ``__pycache__`` from the
-  layer, and ``/opt`` is read-only, so each cold start compiles the layer's modules.
+Each process sees what a Lambda process sees, and nothing else: ``python -S`` (no
+site-packages) with ``sys.path`` = the function's directory, the layer's source, the
+layer's pinned dependencies (layers/common/requirements.txt; for the API also
+ApiLayer's, layers/api/requirements.txt) and the packages the Lambda Python runtime
+provides (boto3, botocore, s3transfer, jmespath, dateutil, urllib3, six) — each a
+directory of links to the venv's installed copies under ``out/lambda-path/``. So nothing
+the development environment adds (moto, the SAM CLI, awscrt, pytz, ...) is imported, as
+it would not be on Lambda. The environment is the template's, with Lambda's ``TZ=:UTC``.
+Every module has its ``.pyc`` (a warm-up run writes them under ``out/pycache`` via
+``-X pycache_prefix``), as the layers ship bytecode (layers/*/Makefile).
 
 ``-X importtime`` (per-module medians of ``IMPORTTIME_RUNS`` runs) says what the time
 goes to: self time by top-level package, beyond what ``import boto3`` loads, and for
@@ -24,12 +27,12 @@ each heavy package the chain of modules that imports it.
 
 from __future__ import annotations
 
-import importlib.util
+import importlib.metadata
 import os
+import re
 import shutil
 import subprocess
 import sys
-import tempfile
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -46,39 +49,96 @@ FUNCTIONS = {
     "api": "ApiFunction",
 }
 BASELINE = "boto3"
-# What send_notice does at init besides importing: its two boto3 clients (a reference,
-# so the report can tell client creation from imports).
-CLIENTS = "boto3+clients"
-CLIENTS_CODE = "boto3; boto3.client('sesv2'); boto3.client('events')"
+#: Suffix of the "first invocation" targets: the function's import and init plus what its
+#: first invocation sets up before any request goes out (its AWS clients - pynamodb and
+#: delivery make them on first use - and, for send_notice, the first render), next to
+#: ``import boto3`` plus one boto3 client per service it calls: what the same function
+#: written by hand cannot do without.
+FIRST = "+first"
+_TABLES = "from balance_alerts.adapters import tables as _t; "
+FIRST_USE: dict[str, tuple[tuple[str, ...], str]] = {
+    # function: (services, code run after "import app")
+    "on_usage": (("dynamodb",), _TABLES + "_t.AccountItem._get_connection().connection.client; "
+                 "_t.ConfigItem._get_connection().connection.client; "
+                 "_t.transaction_connection().client"),
+    "periodic_scan": (("dynamodb",), _TABLES
+                      + "_t.AccountItem._get_connection().connection.client; "
+                      "_t.ConfigItem._get_connection().connection.client; "
+                      "_t.transaction_connection().client"),
+    "send_notice": (("dynamodb", "sesv2", "events"), _TABLES
+                    + "_t.NoticeItem._get_connection().connection.client; "
+                    "_t.AccountItem._get_connection().connection.client; "
+                    "_t.ConfigItem._get_connection().connection.client; "
+                    "from balance_alerts.adapters import delivery as _d, renderer as _r; "
+                    "_d.ses(); _d.events(); "
+                    "_r.render('balance_low', 'customer', _r.sample_variables('balance_low'))"),
+    "api": (("dynamodb",), _TABLES + "_t.AccountItem._get_connection().connection.client; "
+            "_t.ConfigItem._get_connection().connection.client; "
+            "_t.LedgerItem._get_connection().connection.client"),
+}
+
+
+def _boto3_with(services: tuple[str, ...]) -> str:
+    return "+".join((BASELINE, *services))
 RUNS = 7
-RUNS_WITHOUT_BYTECODE = 3
 IMPORTTIME_RUNS = 3  # per-module medians, so one preempted import does not mislead
 TARGET_RATIO = 1.3
 TARGETED = ("on_usage", "periodic_scan", "send_notice")
 
-# Packages CommonLayer ships (layers/common/requirements.txt), as import names.
-LAYER_PACKAGES = (
-    "aws_lambda_powertools", "typing_extensions", "pynamodb", "pydantic", "pydantic_core",
-    "annotated_types", "typing_inspection", "jinja2", "markupsafe", "babel",
-)
+#: What the Lambda Python runtime provides besides the standard library.
+RUNTIME_DISTRIBUTIONS = ("boto3", "botocore", "s3transfer", "jmespath", "python-dateutil",
+                         "urllib3", "six")
+LAMBDA_PATH = ROOT / "out" / "lambda-path"
+#: ApiLayer (pydantic): only ApiFunction has it, next to CommonLayer (template.yaml).
+API_LAYER = ROOT / "layers" / "api"
 HEAVY = ("jinja2", "babel", "pydantic", "pydantic_core", "pynamodb", "aws_xray_sdk",
          "fastjsonschema", "boto3", "botocore", "aws_lambda_powertools", "jmespath",
-         "urllib3", "markupsafe", "dateutil")
-
-# Installed here for the SAM CLI and moto, absent from Lambda's Python runtime, and
-# imported by botocore when present (awscrt by botocore.compat, pyOpenSSL by
-# botocore.httpsession): hidden from every sample, the baseline's included.
-NOT_ON_LAMBDA = ("awscrt", "OpenSSL")
+         "urllib3", "markupsafe", "dateutil", "asyncio")
 TIMER = (
-    "import sys; sys.modules.update(dict.fromkeys({hidden!r})); "
-    "import time; _c, _w = time.process_time(), time.perf_counter(); import {module}; "
+    "import time; _c, _w = time.process_time(), time.perf_counter(); {code}; "
     "print(repr(time.process_time() - _c), repr(time.perf_counter() - _w))"
 )
 
 
-def _environment(function: str | None) -> dict[str, str]:
+def layer_distributions(layer: Path = LAYER) -> list[str]:
+    """The distributions a layer ships: its requirements.txt (CommonLayer's by default)."""
+    names = []
+    for line in (layer / "requirements.txt").read_text().splitlines():
+        requirement = line.split("#", 1)[0].strip()
+        if requirement:
+            names.append(re.split(r"[=<>~!\[;\s]", requirement, maxsplit=1)[0])
+    return names
+
+
+def _mirror(distributions: list[str] | tuple[str, ...], into: Path) -> Path:
+    """``into``: links to the installed top-level packages, modules and metadata of
+    ``distributions`` (as ``pip install --target`` would lay them out)."""
+    if into.exists():
+        shutil.rmtree(into)
+    into.mkdir(parents=True)
+    for name in distributions:
+        distribution = importlib.metadata.distribution(name)
+        tops = {file.parts[0] for file in distribution.files or ()
+                if file.parts and file.parts[0] not in ("..", "__pycache__")}
+        for top in sorted(tops):
+            source = Path(str(distribution.locate_file(top)))
+            if source.exists() and not (into / top).exists():
+                (into / top).symlink_to(source)
+    return into
+
+
+def lambda_path() -> dict[str, Path]:
+    """The directories a function's and the baseline's ``sys.path`` are made of."""
+    return {"runtime": _mirror(RUNTIME_DISTRIBUTIONS, LAMBDA_PATH / "runtime"),
+            "layer": _mirror(layer_distributions(), LAMBDA_PATH / "layer"),
+            "api-layer": _mirror(layer_distributions(API_LAYER), LAMBDA_PATH / "api-layer")}
+
+
+def _environment(function: str | None, paths: dict[str, Path]) -> dict[str, str]:
     """What Lambda gives the process: the template's variables, a region, credentials in
-    the environment (so botocore never walks the credential chain), no AWS config."""
+    the environment (so botocore never walks the credential chain), no AWS config,
+    ``TZ=:UTC``; ``PYTHONPATH`` = the layer (functions only; the API also has ApiLayer)
+    and the runtime's packages."""
     env = {name: value for name, value in os.environ.items()
            if not name.startswith(("AWS_", "POWERTOOLS_", "PYTHON"))}
     env.update(cfn.function_env())
@@ -90,57 +150,54 @@ def _environment(function: str | None) -> dict[str, str]:
         "AWS_SESSION_TOKEN": "testing",
         "AWS_CONFIG_FILE": os.devnull,
         "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "TZ": ":UTC",
     })
+    path = [paths["runtime"]]
     if function == "send_notice":
         env.update({"SES_CONFIGURATION_SET": "", "EVENT_BUS_NAME": "default"})
     if function is not None:
         env["AWS_LAMBDA_FUNCTION_NAME"] = f"balance-alerts-{FUNCTIONS[function]}"
-        env["PYTHONPATH"] = str(LAYER)
+        env["LAMBDA_TASK_ROOT"] = str(ROOT / "functions" / function)
+        path = [LAYER, paths["layer"], *path]
+        if function == "api":
+            path.insert(2, paths["api-layer"])
+    env["PYTHONPATH"] = os.pathsep.join(str(entry) for entry in path)
     return env
 
 
+def _function(target: str) -> str | None:
+    """The function a target runs in ("on_usage", "on_usage+first"), None for boto3."""
+    name = target.removesuffix(FIRST)
+    return name if name in FUNCTIONS else None
+
+
+def _code(target: str) -> str:
+    function = _function(target)
+    if function is None:  # "boto3" or "boto3+dynamodb+sesv2..."
+        services = target.split("+")[1:]
+        return "; ".join(["import boto3", *(f"boto3.client({name!r})" for name in services)])
+    if target.endswith(FIRST):
+        return "import app; " + FIRST_USE[function][1]
+    return "import app"
+
+
 def _command(target: str, pycache: Path, *flags: str) -> tuple[list[str], Path]:
-    module = {BASELINE: BASELINE, CLIENTS: CLIENTS_CODE}.get(target, "app")
-    cwd = ROOT / "functions" / target if target in FUNCTIONS else ROOT
-    return [sys.executable, "-X", f"pycache_prefix={pycache}", *flags, "-c",
-            TIMER.format(module=module, hidden=NOT_ON_LAMBDA)], cwd
+    function = _function(target)
+    cwd = ROOT / "functions" / function if function else ROOT
+    return [sys.executable, "-S", "-X", f"pycache_prefix={pycache}", *flags, "-c",
+            TIMER.format(code=_code(target))], cwd
 
 
-def _sample(target: str, pycache: Path, *, write_bytecode: bool) -> tuple[float, float]:
+def _sample(target: str, pycache: Path, paths: dict[str, Path]) -> tuple[float, float]:
     """(CPU seconds, wall seconds) of one import in a new interpreter."""
     command, cwd = _command(target, pycache)
-    env = _environment(target if target in FUNCTIONS else None)
-    if not write_bytecode:
-        env["PYTHONDONTWRITEBYTECODE"] = "1"
+    env = _environment(_function(target), paths)
     done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True,
                           timeout=120, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"{target}: import failed: {done.stderr.strip()[-2000:]}")
     cpu, wall = done.stdout.strip().splitlines()[-1].split()
     return float(cpu), float(wall)
-
-
-def _strip_layer_bytecode(full: Path, into: Path) -> None:
-    """A copy of the bytecode cache without the layer's modules."""
-    shutil.copytree(full, into)
-    sources = [Path(LAYER)]
-    for name in LAYER_PACKAGES:
-        try:
-            spec = importlib.util.find_spec(name)
-        except (ImportError, ValueError):
-            spec = None
-        if spec is None or spec.origin is None:
-            continue
-        origin = Path(spec.origin)
-        sources.append(origin.parent if origin.name == "__init__.py" else origin)
-    sources += [ROOT / "functions" / name for name in FUNCTIONS]
-    for source in sources:
-        cached = into / str(source.resolve()).lstrip(os.sep)
-        if source.suffix == ".py":
-            for pyc in cached.parent.glob(f"{source.stem}.*.pyc"):
-                pyc.unlink()
-        elif cached.exists():
-            shutil.rmtree(cached)
 
 
 # ------------------------------------------------------------------------ importtime
@@ -169,10 +226,10 @@ def _top(name: str) -> str:
     return name.split(".", 1)[0]
 
 
-def _importtime(target: str, pycache: Path) -> list[dict[str, Any]]:
+def _importtime(target: str, pycache: Path, paths: dict[str, Path]) -> list[dict[str, Any]]:
     """The import tree of one run, each module's times the medians of several runs."""
     command, cwd = _command(target, pycache, "-X", "importtime")
-    env = _environment(target if target in FUNCTIONS else None)
+    env = _environment(_function(target), paths)
     runs = []
     for _ in range(IMPORTTIME_RUNS):
         done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True,
@@ -190,8 +247,9 @@ def _importtime(target: str, pycache: Path) -> list[dict[str, Any]]:
     return runs[0]
 
 
-def _analyse(function: str, pycache: Path, baseline_modules: set[str]) -> dict[str, Any]:
-    lines = _importtime(function, pycache)
+def _analyse(function: str, pycache: Path, paths: dict[str, Path],
+             baseline_modules: set[str]) -> dict[str, Any]:
+    lines = _importtime(function, pycache, paths)
     root = next((line for line in reversed(lines) if line["name"] == "app"), None)
     total = root["cumulative_us"] if root else sum(line["self_us"] for line in lines)
 
@@ -250,19 +308,21 @@ def _analyse(function: str, pycache: Path, baseline_modules: set[str]) -> dict[s
 
 
 # ---------------------------------------------------------------------------- run
-def _rounds(targets: list[str], pycache: Path, runs: int) -> dict[str, list[tuple[float, float]]]:
+def _rounds(targets: list[str], pycache: Path, paths: dict[str, Path],
+            runs: int) -> dict[str, list[tuple[float, float]]]:
     """``runs`` rounds; each takes one sample of every target, back to back."""
     samples: dict[str, list[tuple[float, float]]] = {target: [] for target in targets}
     for _ in range(runs):
         for target in targets:
-            samples[target].append(_sample(target, pycache, write_bytecode=False))
+            samples[target].append(_sample(target, pycache, paths))
     return samples
 
 
-def _summary(samples: dict[str, list[tuple[float, float]]], target: str) -> dict[str, Any]:
-    """Medians, and the median of the ratios to ``import boto3`` taken in the same round
+def _summary(samples: dict[str, list[tuple[float, float]]], target: str,
+             baseline: str = BASELINE) -> dict[str, Any]:
+    """Medians, and the median of the ratios to ``baseline`` taken in the same round
     (a neighbour's load that comes and goes then weighs on both sides of each ratio)."""
-    own, base = samples[target], samples[BASELINE]
+    own, base = samples[target], samples[baseline]
     return {
         "cpu_ms": 1000 * median([cpu for cpu, _ in own]),
         "wall_ms": 1000 * median([wall for _, wall in own]),
@@ -274,28 +334,33 @@ def _summary(samples: dict[str, list[tuple[float, float]]], target: str) -> dict
 
 
 def run() -> dict[str, Any]:
-    targets = [BASELINE, CLIENTS, *FUNCTIONS]
+    baselines = sorted({_boto3_with(services) for services, _ in FIRST_USE.values()})
+    targets = [BASELINE, *FUNCTIONS, *baselines, *(name + FIRST for name in FUNCTIONS)]
     out = ROOT / "out"
     out.mkdir(exist_ok=True)
     full = out / "pycache"
+    paths = lambda_path()
     for target in targets:  # warm-up: write every module's bytecode under out/pycache
-        _sample(target, full, write_bytecode=True)
-    samples = _rounds(targets, full, RUNS)
-    with tempfile.TemporaryDirectory(prefix="bench-pycache-") as scratch:
-        stripped = Path(scratch) / "pycache"
-        _strip_layer_bytecode(full, stripped)
-        without = _rounds([BASELINE, *FUNCTIONS], stripped, RUNS_WITHOUT_BYTECODE)
+        _sample(target, full, paths)
+    samples = _rounds(targets, full, paths, RUNS)
 
-    baseline_modules = {line["name"] for line in _importtime(BASELINE, full)}
+    baseline_modules = {line["name"] for line in _importtime(BASELINE, full, paths)}
     functions: dict[str, Any] = {}
     for name in FUNCTIONS:
-        entry: dict[str, Any] = {**_summary(samples, name),
-                                 "layer_without_bytecode": _summary(without, name)}
+        services = FIRST_USE[name][0]
+        entry: dict[str, Any] = {
+            **_summary(samples, name),
+            "first_invocation": {
+                "what": f"import app, then {FIRST_USE[name][1]}",
+                "baseline": _code(_boto3_with(services)),
+                **_summary(samples, name + FIRST, _boto3_with(services)),
+            },
+        }
         if name in TARGETED:
             entry["target"] = f"<= {TARGET_RATIO}x import boto3 (CPU time, same rounds)"
             entry["target_met"] = entry["ratio_cpu"] <= TARGET_RATIO
         try:
-            entry["importtime"] = _analyse(name, full, baseline_modules)
+            entry["importtime"] = _analyse(name, full, paths, baseline_modules)
         except Exception as error:  # noqa: BLE001 - the analysis is a bonus
             entry["importtime_error"] = repr(error)
         functions[name] = entry
@@ -310,15 +375,14 @@ def run() -> dict[str, Any]:
             "wall_ms": base["wall_ms"],
             "samples_cpu_ms": base["samples_cpu_ms"],
             "samples_wall_ms": base["samples_wall_ms"],
-            "without_bytecode_cpu_ms": _summary(without, BASELINE)["cpu_ms"],
         },
-        "reference_boto3_with_send_notice_clients": {
-            "what": f"import {CLIENTS_CODE}",
-            **_summary(samples, CLIENTS),
+        "baselines_with_clients": {
+            _code(name): _summary(samples, name) for name in baselines
         },
-        "hidden_as_not_on_lambda": list(NOT_ON_LAMBDA),
+        "sys_path": "python -S; the function's directory, layers/common, the layer's "
+                    "dependencies (the API: also ApiLayer's), the runtime's packages "
+                    "(out/lambda-path/)",
         "runs": RUNS,
-        "runs_layer_without_bytecode": RUNS_WITHOUT_BYTECODE,
         "functions": functions,
         "target_met": all(functions[name].get("target_met") for name in TARGETED),
     }

@@ -187,10 +187,8 @@ class LocalAws:
                 dynamodb.create_table(**request)
             described = dynamodb.describe_table(TableName=request["TableName"])["Table"]
             arns[logical_id] = described.get("LatestStreamArn")
-        sesv2 = self.client("sesv2")
         for sender in self.verified_senders:
             self.verify_sender(sender)
-        del sesv2
         self._pollers = []
         for mapping in cfn.stream_mappings():
             poller = _Poller(mapping=mapping, stream_arn=arns[mapping.table])

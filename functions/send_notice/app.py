@@ -2,61 +2,66 @@
 SES v2, and one EventBridge event per notice.
 
 Each record names a notice; ``deliver_notice`` re-reads it and acts on its current
-status, so a redelivered record never sends twice. Transient failures (SES throttling,
-5xx) are reported in ``batchItemFailures`` and Lambda retries from that record; a record
-that cannot be parsed is logged and skipped.
+status, so a redelivered record never sends twice. Records are delivered in stream order;
+at the first one that fails for a transient reason (SES throttling, 5xx) the function
+stops and reports it in ``batchItemFailures``: Lambda resumes from that record, so the
+records after it would be redelivered anyway, and a throttled SES is not pressed further.
+A record that cannot be parsed is logged and skipped.
+
+The loop is written here rather than with Powertools' BatchProcessor, which would import
+asyncio and every Powertools event class at cold start (docs/decisions.md).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
-from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import (
-    DynamoDBRecord,
-)
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from balance_alerts.adapters.delivery import deliver_notice
+from balance_alerts.adapters.delivery import RetryLater, deliver_notice
 from balance_alerts.observability import logger, metrics
 
-# A batch whose every record failed is reported like a partial failure (not raised), so
-# Lambda resumes from the first failed record either way and the logs stay clean.
-processor = BatchProcessor(
-    event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False, logger=logger
-)
+
+def notice_keys(record: dict[str, Any]) -> tuple[str, str] | None:
+    """(account_key, notice_key) of the notice a stream record announces (from its new
+    image, else its keys); None if the record does not name one."""
+    stream = record.get("dynamodb") if isinstance(record, dict) else None
+    image = (stream.get("NewImage") or stream.get("Keys")) if isinstance(stream, dict) else None
+    if not isinstance(image, dict):
+        return None
+    keys = []
+    for name in ("account_key", "notice_key"):
+        value = image.get(name)
+        value = value.get("S") if isinstance(value, dict) else None
+        if not isinstance(value, str) or not value:
+            return None
+        keys.append(value)
+    return keys[0], keys[1]
 
 
-def notice_keys(record: DynamoDBRecord) -> tuple[str, str] | None:
-    """(account_key, notice_key) of the notice a record announces; None if unreadable."""
-    try:
-        stream = record.dynamodb
-        image = (stream.new_image or stream.keys) if stream else {}
-        account_key, notice_key = image.get("account_key"), image.get("notice_key")
-    except (AttributeError, KeyError, TypeError, ValueError, ArithmeticError):
-        account_key = notice_key = None
-    if isinstance(account_key, str) and isinstance(notice_key, str) and account_key and notice_key:
-        return account_key, notice_key
-    return None
-
-
-def record_handler(record: DynamoDBRecord) -> None:
-    keys = notice_keys(record)
-    if keys is None:
-        sequence = record.dynamodb.sequence_number if record.dynamodb else None
-        logger.error("unreadable notice record; skipped",
-                     extra={"event_id": record.event_id, "sequence_number": sequence})
-        return
-    deliver_notice(*keys)
+def _sequence_number(record: dict[str, Any]) -> str | None:
+    stream = record.get("dynamodb") if isinstance(record, dict) else None
+    return stream.get("SequenceNumber") if isinstance(stream, dict) else None
 
 
 @logger.inject_lambda_context
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
-    )
+    for record in event.get("Records", []):
+        keys = notice_keys(record)
+        if keys is None:
+            logger.error("unreadable notice record; skipped",
+                         extra={"event_id": record.get("eventID") if isinstance(record, dict)
+                                else None, "sequence_number": _sequence_number(record)})
+            continue
+        try:
+            deliver_notice(*keys)
+        except Exception as error:  # noqa: BLE001 - the record is retried, never lost
+            if isinstance(error, RetryLater):
+                logger.warning("notice delivery will be retried",
+                               extra={"notice_key": keys[1], "reason": str(error)})
+            else:
+                logger.exception("notice delivery failed; the record will be retried",
+                                 extra={"notice_key": keys[1]})
+            return {"batchItemFailures": [{"itemIdentifier": _sequence_number(record)}]}
+    return {"batchItemFailures": []}

@@ -2,33 +2,35 @@
 item's remaining, and the unallocated units, equal a Decimal model of the contract
 (CONTRACT.md §2: units come from the account's packages for the service - only the
 member's when the charge names one - oldest purchase first, spanning packages; a
-shortfall overdraws the newest such package; no package: the units are unallocated).
+shortfall overdraws the newest such package; no package: the units are unallocated; a
+void gives the units back to the packages they came from, a used-up package that left
+the account item included), and each package item's ``package_below`` notice exists iff
+the model says it is due, created exactly once (CONTRACT.md §3: once per package item,
+ever; units given back by a void do not re-arm it).
 
-Skipped until packages exist (domain/packages.py)."""
+The accounts' class disables ``package_low``, so the notices are recorded as
+``suppressed`` and no email is rendered: delivery under faults is test_histories.py's."""
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
 from typing import Any, ClassVar
 
-import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, rule, run_state_machine_as_test
 
+from balance_alerts.adapters import config_store
 from local.faults import reset_tables
 from tests import builders as given
 
 from .conftest import HISTORIES, Env, histories
 
-pytestmark = pytest.mark.skipif(
-    importlib.util.find_spec("balance_alerts.domain.packages") is None,
-    reason="packages are not implemented yet")
-
 TENANT = "t1"
-NO_RULES = {"name": "Quiet", "rules": []}  # package notices are not what this checks
+LEVEL = Decimal(1)
+PROFILE = {"name": "Packages", "rules": [
+    {"id": "low", "type": "package_below", "remaining": format(LEVEL, "f")}]}
 SERVICES = ("piano", "violin")
 MEMBERS = (None, "kid1", "kid2")
 HISTORY_COUNT = histories(50)
@@ -46,11 +48,32 @@ class PackageModel:
 
 
 @dataclass
+class Charge:
+    """A unit charge as the model applied it: where its units went (for its void)."""
+
+    service: str
+    quantity: Decimal
+    member_id: str | None
+    parts: dict[str, Decimal] = field(default_factory=dict)  # package id -> units
+    unallocated: Decimal = Decimal(0)
+    voided: bool = False
+
+
+@dataclass
 class UnitsModel:
     packages: list[PackageModel] = field(default_factory=list)
     unallocated: dict[tuple[str | None, str], Decimal] = field(default_factory=dict)
+    charges: dict[str, Charge] = field(default_factory=dict)
+    #: package items that were at or below LEVEL after some entry: their notice is due
+    alerted: set[tuple[str, str]] = field(default_factory=set)
 
-    def use(self, service: str, quantity: Decimal, member_id: str | None) -> None:
+    def buy(self, package: PackageModel) -> None:
+        self.packages.append(package)
+        self._after_entry()
+
+    def use(self, charge_id: str, service: str, quantity: Decimal,
+            member_id: str | None) -> None:
+        charge = self.charges[charge_id] = Charge(service, quantity, member_id)
         sources = [p for p in self.packages if service in p.purchased
                    and (member_id is None or p.member_id == member_id)]
         with localcontext() as exact:
@@ -58,17 +81,48 @@ class UnitsModel:
             if not sources:
                 key = (member_id, service)
                 self.unallocated[key] = self.unallocated.get(key, Decimal(0)) + quantity
+                charge.unallocated = quantity
+                self._after_entry()
                 return
             left = quantity
             for package in sources:
                 free = package.purchased[service] - package.used.get(service, Decimal(0))
                 take = min(max(free, Decimal(0)), left)
                 if take > 0:
-                    package.used[service] = package.used.get(service, Decimal(0)) + take
+                    self._take(charge, package, take)
                     left -= take
             if left > 0:
-                newest = sources[-1]
-                newest.used[service] = newest.used.get(service, Decimal(0)) + left
+                self._take(charge, sources[-1], left)
+        self._after_entry()
+
+    def void(self, charge_id: str) -> None:
+        """The units go back to the packages they came from (CONTRACT.md §2, void)."""
+        charge = self.charges[charge_id]
+        charge.voided = True
+        with localcontext() as exact:
+            exact.prec = 100
+            for package in self.packages:
+                back = charge.parts.get(package.package_id, Decimal(0))
+                package.used[charge.service] = package.used.get(charge.service, 0) - back
+            key = (charge.member_id, charge.service)
+            owed = self.unallocated.get(key, Decimal(0)) - charge.unallocated
+            if owed > 0:
+                self.unallocated[key] = owed
+            else:
+                self.unallocated.pop(key, None)
+        self._after_entry()
+
+    @staticmethod
+    def _take(charge: Charge, package: PackageModel, units: Decimal) -> None:
+        package.used[charge.service] = package.used.get(charge.service, Decimal(0)) + units
+        charge.parts[package.package_id] = charge.parts.get(package.package_id, 0) + units
+
+    def _after_entry(self) -> None:
+        """Once per package item, ever: units given back by a void do not re-arm it."""
+        for package in self.packages:
+            for service, purchased in package.purchased.items():
+                if purchased - package.used.get(service, Decimal(0)) <= LEVEL:
+                    self.alerted.add((package.package_id, service))
 
 
 class PackageHistories(RuleBasedStateMachine):
@@ -78,9 +132,10 @@ class PackageHistories(RuleBasedStateMachine):
         super().__init__()
         reset_tables(self.env.aws)
         self.env.faults.clear()
+        self.env.ledger.clear()
         self.env.aws.redeliver = self.env.aws.split_batches = False
         self.models: dict[str, UnitsModel] = {}
-        self.bought = self.charged = 0
+        self.bought = self.charged = self.voids = 0
         HISTORIES["package histories"] += 1
 
     @initialize(accounts=st.integers(1, 2), seed=st.integers(0, 2**32 - 1))
@@ -88,7 +143,7 @@ class PackageHistories(RuleBasedStateMachine):
         self.env.aws.random.seed(seed)
         self.env.faults.random.seed(seed)
         for number in range(accounts):
-            given.account(TENANT, f"a{number}")
+            given.account(TENANT, f"a{number}", customer_class="quiet")
             self.models[f"a{number}"] = UnitsModel()
 
     def _account(self, index: int) -> str:
@@ -109,7 +164,7 @@ class PackageHistories(RuleBasedStateMachine):
         response = self.env.aws.api("POST", f"/accounts/{account_id}/packages", tenant=TENANT,
                                     body=body)
         assert response.status == 202, response.body
-        self.models[account_id].packages.append(PackageModel(package_id, member, dict(items)))
+        self.models[account_id].buy(PackageModel(package_id, member, dict(items)))
 
     @rule(index=st.integers(0, 1), service=st.sampled_from(SERVICES + ("drums",)),
           quantity=quantities, member=st.sampled_from(MEMBERS))
@@ -121,7 +176,25 @@ class PackageHistories(RuleBasedStateMachine):
             fields["member_id"] = member
         given.entry(f"u{self.charged}", "charge", None, tenant_id=TENANT,
                     account_id=account_id, **fields)
-        self.models[account_id].use(service, quantity, member)
+        self.models[account_id].use(f"u{self.charged}", service, quantity, member)
+
+    @rule(index=st.integers(0, 1), pick=st.integers(0, 20))
+    def void(self, index: int, pick: int) -> None:
+        """A void of an earlier unit charge, as the API records it (the charge's
+        service, quantity and member copied; no money to reverse)."""
+        account_id = self._account(index)
+        model = self.models[account_id]
+        open_charges = [cid for cid, charge in model.charges.items() if not charge.voided]
+        if not open_charges:
+            return
+        charge_id = open_charges[pick % len(open_charges)]
+        charge = model.charges[charge_id]
+        self.voids += 1
+        given.entry(f"v{self.voids}", "void", None, tenant_id=TENANT, account_id=account_id,
+                    voids=charge_id, void_delta=Decimal(0), voided_kind="charge",
+                    service=charge.service, quantity=charge.quantity,
+                    member_id=charge.member_id)
+        model.void(charge_id)
 
     @rule(redeliver=st.booleans(), split=st.booleans(),
           fault=st.sampled_from([None, "crash_after_write", "lose_response",
@@ -164,10 +237,18 @@ class PackageHistories(RuleBasedStateMachine):
                            for row in body["unallocated"]}
             assert unallocated == model.unallocated, account_id
             assert given.balance(TENANT, account_id) == 0  # units never move money
+            due = {f"low#{package_id}/{service}#{LEVEL}#0"
+                   for package_id, service in model.alerted}
+            notices = given.notices(TENANT, account_id)
+            assert sorted(n.notice_key for n in notices) == sorted(due), account_id
+            assert {n.status for n in notices} <= {"suppressed"}
+        for key, times in self.env.ledger.created.items():
+            assert times == 1, f"notice {key} was created {times} times"
 
 
-def test_random_package_histories_under_faults_keep_every_remainder_exact(env):
-    given.tenant(TENANT, profile=NO_RULES)
+def test_random_package_histories_under_faults_keep_remainders_exact_and_alert_once(env):
+    given.tenant(TENANT, profile=PROFILE)
+    config_store.put_doc(TENANT, "class#quiet", {"name": "Quiet", "enabled": []})
     PackageHistories.env = env
     run_state_machine_as_test(PackageHistories, settings=settings(
         max_examples=HISTORY_COUNT, stateful_step_count=10, deadline=None,

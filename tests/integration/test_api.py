@@ -8,8 +8,6 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
-import pytest
-
 from balance_alerts.adapters import config_store
 from balance_alerts.adapters.tables import AccountItem, LedgerItem, NoticeItem
 from balance_alerts.domain.profiles import profile_from_dict
@@ -368,8 +366,6 @@ def test_logs_carry_no_email_addresses(aws, capsys):
 
 
 def test_balances_follow_entries_through_the_stream(aws):
-    # Given the stream consumer is in place
-    pytest.importorskip("functions.on_usage.app")
     _account(aws)
     # When entries with awkward decimals are recorded, one of them voided
     for body in ({"entry_id": "k", "kind": "credit", "amount": "10.10"},

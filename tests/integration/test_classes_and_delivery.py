@@ -65,13 +65,13 @@ def ses_calls(aws, monkeypatch) -> list[dict[str, Any]]:
     from balance_alerts.adapters import delivery
 
     calls: list[dict[str, Any]] = []
-    original = delivery.sesv2.send_email
+    original = delivery.ses().send_email
 
     def spy(**request: Any) -> Any:
         calls.append(request)
         return original(**request)
 
-    monkeypatch.setattr(delivery.sesv2, "send_email", spy)
+    monkeypatch.setattr(delivery.ses(), "send_email", spy)
     return calls
 
 
@@ -239,7 +239,7 @@ def test_throttling_is_retried_without_a_second_email_or_a_second_balance_change
     # Given SES that throttles the second SendEmail (the staff email of the notice)
     given_tenant(aws)
     given_account(aws)
-    original = delivery.sesv2.send_email
+    original = delivery.ses().send_email
     calls = [0]
 
     def throttled(**request: Any) -> Any:
@@ -248,7 +248,7 @@ def test_throttling_is_retried_without_a_second_email_or_a_second_balance_change
             raise client_error("TooManyRequestsException", 429)
         return original(**request)
 
-    monkeypatch.setattr(delivery.sesv2, "send_email", throttled)
+    monkeypatch.setattr(delivery.ses(), "send_email", throttled)
 
     # When entries take the balance below 20.00 and the streams are pumped
     post(aws, "top-up", "credit", "50")
@@ -282,7 +282,7 @@ def test_a_permanent_ses_failure_is_recorded_once_and_not_retried(aws, monkeypat
         calls[0] += 1
         raise client_error("MessageRejected", 400)
 
-    monkeypatch.setattr(delivery.sesv2, "send_email", rejected)
+    monkeypatch.setattr(delivery.ses(), "send_email", rejected)
 
     # When a notice is due
     post(aws, "use", "charge", "1")
@@ -310,7 +310,7 @@ def suppression_list(aws, monkeypatch) -> dict[str, str]:
         return {"SuppressedDestination": {"EmailAddress": EmailAddress,
                                           "Reason": listed[EmailAddress.lower()]}}
 
-    monkeypatch.setattr(delivery.sesv2, "get_suppressed_destination",
+    monkeypatch.setattr(delivery.ses(), "get_suppressed_destination",
                         get_suppressed_destination, raising=False)
     return listed
 
@@ -385,7 +385,7 @@ def test_a_throttled_suppression_look_up_is_retried(aws, monkeypatch):
             raise client_error("TooManyRequestsException", 429, "GetSuppressedDestination")
         raise client_error("NotFoundException", 404, "GetSuppressedDestination")
 
-    monkeypatch.setattr(delivery.sesv2, "get_suppressed_destination", flaky, raising=False)
+    monkeypatch.setattr(delivery.ses(), "get_suppressed_destination", flaky, raising=False)
 
     # When a notice is sent
     post(aws, "use", "charge", "1")
@@ -405,7 +405,7 @@ def test_a_look_up_without_permission_does_not_block_email(aws, monkeypatch):
     def denied(EmailAddress: str) -> dict[str, Any]:
         raise client_error("AccessDeniedException", 403, "GetSuppressedDestination")
 
-    monkeypatch.setattr(delivery.sesv2, "get_suppressed_destination", denied, raising=False)
+    monkeypatch.setattr(delivery.ses(), "get_suppressed_destination", denied, raising=False)
 
     post(aws, "use", "charge", "1")
     aws.pump()

@@ -64,13 +64,13 @@ def ses_calls(aws, monkeypatch) -> list[dict[str, Any]]:
     from balance_alerts.adapters import delivery
 
     calls: list[dict[str, Any]] = []
-    original = delivery.sesv2.send_email
+    original = delivery.ses().send_email
 
     def spy(**request: Any) -> Any:
         calls.append(request)
         return original(**request)
 
-    monkeypatch.setattr(delivery.sesv2, "send_email", spy)
+    monkeypatch.setattr(delivery.ses(), "send_email", spy)
     return calls
 
 
@@ -102,7 +102,7 @@ def throttle(monkeypatch, *, on_call: int) -> list[int]:
     """Make SendEmail fail with TooManyRequestsException once, on its ``on_call``-th call."""
     from balance_alerts.adapters import delivery
 
-    original = delivery.sesv2.send_email
+    original = delivery.ses().send_email
     count = [0]
 
     def flaky(**request: Any) -> Any:
@@ -115,7 +115,7 @@ def throttle(monkeypatch, *, on_call: int) -> list[int]:
             )
         return original(**request)
 
-    monkeypatch.setattr(delivery.sesv2, "send_email", flaky)
+    monkeypatch.setattr(delivery.ses(), "send_email", flaky)
     return count
 
 
@@ -245,7 +245,7 @@ def test_permanent_failure_of_one_audience_still_sends_the_other(aws, monkeypatc
     builders.tenant()
     given_account()
     given_notice(audiences=("customer", "staff"))
-    original = delivery.sesv2.send_email
+    original = delivery.ses().send_email
 
     def refuse_staff(**request):
         if request["Destination"]["ToAddresses"] == [STAFF]:
@@ -254,7 +254,7 @@ def test_permanent_failure_of_one_audience_still_sends_the_other(aws, monkeypatc
                                "ResponseMetadata": {"HTTPStatusCode": 400}}, "SendEmail")
         return original(**request)
 
-    monkeypatch.setattr(delivery.sesv2, "send_email", refuse_staff)
+    monkeypatch.setattr(delivery.ses(), "send_email", refuse_staff)
 
     # When the notice is delivered
     aws.pump()
@@ -274,7 +274,7 @@ def test_event_bus_failure_is_retried_without_sending_again(aws, bus, monkeypatc
     builders.tenant()
     given_account()
     given_notice()
-    original = delivery.eventbridge.put_events
+    original = delivery.events().put_events
     calls = [0]
 
     def flaky(**request):
@@ -284,7 +284,7 @@ def test_event_bus_failure_is_retried_without_sending_again(aws, bus, monkeypatc
                                "ResponseMetadata": {"HTTPStatusCode": 500}}, "PutEvents")
         return original(**request)
 
-    monkeypatch.setattr(delivery.eventbridge, "put_events", flaky)
+    monkeypatch.setattr(delivery.events(), "put_events", flaky)
 
     # When the stream is pumped
     aws.pump()

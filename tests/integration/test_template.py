@@ -73,15 +73,50 @@ def test_functions_find_tables_only_through_refs():
         assert variables[name]["Ref"] in cfn.resources("AWS::DynamoDB::Table")
 
 
-def test_read_only_functions_get_read_only_policies():
-    props = cfn.template()["Resources"]["SendNoticeFunction"]["Properties"]
-    policies = {next(iter(p)): p[next(iter(p))] for p in props["Policies"]
-                if "Statement" not in p and next(iter(p)) != "DynamoDBCrudPolicy"}
-    assert policies["DynamoDBReadPolicy"] in ({"TableName": {"Ref": "AccountsTable"}},
-                                              {"TableName": {"Ref": "ConfigTable"}})
+# (Each function's table policies, read-only where it only reads: test_policies.py.)
+
+
+def test_the_api_is_cognito_authorized_and_throttled_as_the_readme_says():
+    resources = cfn.template()["Resources"]
+    api = resources["Api"]["Properties"]
+    # Every route of ApiFunction goes through this API, behind the Cognito authorizer
+    events = resources["ApiFunction"]["Properties"]["Events"].values()
+    assert {e["Type"] for e in events} == {"Api"}
+    assert all(e["Properties"]["RestApiId"] == {"Ref": "Api"} for e in events)
+    assert api["Auth"]["DefaultAuthorizer"] == "CognitoAuthorizer"
+    assert "UserPoolArn" in api["Auth"]["Authorizers"]["CognitoAuthorizer"]
+    # and every method of the stage is throttled, at the rates the README gives
+    (settings,) = [m for m in api["MethodSettings"]
+                   if (m["ResourcePath"], m["HttpMethod"]) == ("/*", "*")]
+    rate, burst = settings["ThrottlingRateLimit"], settings["ThrottlingBurstLimit"]
+    assert 0 < rate <= burst
+    readme = (cfn.ROOT / "README.md").read_text()
+    assert f"throttles the stage at {rate} requests/s (burst {burst})" in readme
 
 
 def test_sample_events_exist_for_every_function():
     events = {p.name for p in (cfn.ROOT / "events").glob("*.json")}
     for stem in ("on_usage", "periodic_scan", "send_notice", "api"):
         assert any(name.startswith(stem) for name in events), stem
+
+
+def _requirements(layer: str) -> set[str]:
+    path = cfn.ROOT / "layers" / layer / "requirements.txt"
+    return {line.split("#", 1)[0].split("==", 1)[0].strip().lower()
+            for line in path.read_text().splitlines() if line.split("#", 1)[0].strip()}
+
+
+def test_only_the_api_has_the_pydantic_layer_and_the_layers_share_nothing():
+    # Globals give every function CommonLayer; SAM appends a function's own Layers to it.
+    assert cfn.template()["Globals"]["Function"]["Layers"] == [{"Ref": "CommonLayer"}]
+    for logical_id, function in cfn.resources("AWS::Serverless::Function").items():
+        own = function["Properties"].get("Layers")
+        assert own == ([{"Ref": "ApiLayer"}] if logical_id == "ApiFunction" else None), own
+    layers = cfn.resources("AWS::Serverless::LayerVersion")
+    assert {name: layer["Properties"]["ContentUri"] for name, layer in layers.items()} == {
+        "CommonLayer": "layers/common/", "ApiLayer": "layers/api/"}
+    common, api = _requirements("common"), _requirements("api")
+    assert "pydantic" in api and "pydantic" not in common
+    assert "typing-extensions" in common  # Powertools' dependency, and pydantic's
+    assert not common & api
+    assert not {"boto3", "botocore"} & (common | api)  # the Lambda runtime provides them

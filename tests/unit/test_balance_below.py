@@ -90,6 +90,19 @@ def test_invalid_entries_are_rejected_with_a_reason_and_change_nothing():
     assert result.state.balance == 0 and not result.changed
 
 
+def test_an_entry_in_another_currency_than_the_accounts_is_rejected():
+    entries = [Entry("usd", "credit", T0, amount=Decimal(5), currency="USD"),
+               Entry("eur", "credit", T0, amount=Decimal(7), currency="EUR"),
+               Entry("none", "credit", T0, amount=Decimal(1))]  # the account's
+    result = _apply(AccountState("t", "a", currency="USD"), entries)
+    assert [(o.entry_id, o.result, o.reason) for o in result.outcomes] == [
+        ("usd", "applied", ""),
+        ("eur", "rejected", "currency EUR is not the account's currency USD"),
+        ("none", "applied", "")]
+    assert result.state.balance == Decimal(6)
+    assert "eur" not in result.state.applied
+
+
 kinds = st.sampled_from(["charge", "credit", "refund", "adjustment"])
 amounts = st.decimals(min_value=Decimal("0.01"), max_value=Decimal("500"), places=2)
 histories = st.lists(st.tuples(kinds, amounts), min_size=1, max_size=40)

@@ -145,6 +145,7 @@ def parse_entry(image: dict[str, Any]) -> Entry:
         quantity=_decimal(image.get("quantity"), "quantity"),
         member_id=_text(image.get("member_id"), "member_id"),
         package=_purchase(image.get("package")) if kind == PACKAGE_KIND else None,
+        currency=_text(image.get("currency"), "currency"),
     )
 
 

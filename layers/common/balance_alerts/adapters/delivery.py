@@ -46,10 +46,10 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import cache
 from email.utils import formataddr, parseaddr
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import boto3
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
@@ -57,9 +57,12 @@ from pynamodb.exceptions import UpdateError
 
 from ..domain.model import AUDIENCES
 from ..observability import logger, mask_emails, metrics
-from . import config_store, renderer
+from . import config_store, session
 from .settings import region
 from .tables import AccountItem, NoticeItem
+
+if TYPE_CHECKING:
+    from .renderer import RenderedEmail
 
 EVENT_SOURCE = "balance-alerts"
 EVENT_BUS_NAME = os.environ.get("EVENT_BUS_NAME", "").strip() or "default"
@@ -71,8 +74,23 @@ SUPPRESSION_CACHE_SECONDS = 300.0
 _CLIENT_CONFIG = Config(
     retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=10
 )
-sesv2 = boto3.client("sesv2", region_name=region(), config=_CLIENT_CONFIG)
-eventbridge = boto3.client("events", region_name=region(), config=_CLIENT_CONFIG)
+
+
+# botocore clients (boto3 adds nothing they need, and its import alone is a tenth of the
+# cold start) from the session the tables share, made on first use as pynamodb makes the
+# tables' (docs/performance.md measures the cold start with and without them).
+@cache
+def ses() -> Any:
+    """The container's SES v2 client."""
+    return session.botocore_session().create_client(
+        "sesv2", region_name=region(), config=_CLIENT_CONFIG)
+
+
+@cache
+def events() -> Any:
+    """The container's EventBridge client."""
+    return session.botocore_session().create_client(
+        "events", region_name=region(), config=_CLIENT_CONFIG)
 
 PENDING, SENT, FAILED = "pending", "sent", "failed"
 
@@ -108,7 +126,8 @@ OPERATOR_ERRORS = frozenset({
 
 
 class RetryLater(Exception):
-    """A transient failure: BatchProcessor reports the record and Lambda retries it."""
+    """A transient failure: the record is reported in ``batchItemFailures`` and Lambda
+    retries from it."""
 
 
 class PermanentFailure(Exception):
@@ -220,7 +239,7 @@ def suppression(address: str) -> str | None:
         return cached[1]
     reason: str | None = None
     try:
-        found = sesv2.get_suppressed_destination(EmailAddress=address)
+        found = ses().get_suppressed_destination(EmailAddress=address)
         reason = str((found.get("SuppressedDestination") or {}).get("Reason") or "listed")
     except ClientError as error:
         code = error_code(error)
@@ -270,7 +289,7 @@ def suppressed_reason(reasons: list[str], *, total: int) -> str:
 class Message:
     audience: str
     to: list[str]
-    email: renderer.RenderedEmail
+    email: RenderedEmail
     unsubscribe: str | None = None  # the List-Unsubscribe header value
 
 
@@ -297,6 +316,9 @@ def _audiences(notice: NoticeItem) -> list[str]:
 def compose(notice: NoticeItem) -> Plan:
     """Render the notice for each of its audiences that has recipients.
     Raises PermanentFailure when nothing can be sent at all."""
+    # Jinja2 and Babel load here, on the first notice that renders: a container that
+    # only publishes (suppressed notices, redelivered records) never loads them.
+    from . import renderer
     try:
         account = AccountItem.get(notice.tenant_id, notice.account_id)
     except AccountItem.DoesNotExist:
@@ -371,7 +393,7 @@ def send_email(source: str, message: Message, notice: NoticeItem) -> str:
     }
     if CONFIGURATION_SET:
         request["ConfigurationSetName"] = CONFIGURATION_SET
-    return str(sesv2.send_email(**request)["MessageId"])
+    return str(ses().send_email(**request)["MessageId"])
 
 
 # ------------------------------------------------------------------ notice
@@ -537,7 +559,7 @@ def event_detail(notice: NoticeItem) -> dict[str, Any]:
 def publish(notice: NoticeItem) -> None:
     """Put the notice's event on the bus, then remember it was published for this status."""
     try:
-        response = eventbridge.put_events(Entries=[{
+        response = events().put_events(Entries=[{
             "Source": EVENT_SOURCE,
             "DetailType": notice.type,
             "Detail": json.dumps(event_detail(notice)),

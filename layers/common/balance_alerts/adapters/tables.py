@@ -14,8 +14,11 @@ from pynamodb.connection import Connection
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, LocalSecondaryIndex
 from pynamodb.models import Model
 
+from . import session
 from .attributes import DecimalAttribute, DocumentAttribute
 from .settings import region, require_env
+
+session.install()
 
 
 def account_key(tenant_id: str, account_id: str) -> str:

@@ -3,10 +3,11 @@
 A cursor names the position after the last item of a page, and it is bound to the
 tenant, the list (``entries``, ``notices``, ``accounts``, ...) and the list's scope (the
 account), so a cursor from another tenant, list or account, or one that was altered, is
-refused with 400. The key comes from ``CURSOR_SECRET``; without it a fixed development
-key is used, which lets anyone forge cursors *of the right shape* (still confined to the
-caller's own tenant, since the key condition always comes from the identity) - set
-``CURSOR_SECRET`` in production.
+refused with 400. The key comes from ``CURSOR_SECRET``, which the stack fills from a
+secret it generates (``CursorSecret`` in template.yaml, Secrets Manager). Without it - the
+local runtime, tests - a fixed development key is used, which lets anyone forge cursors
+*of the right shape* (still confined to the caller's own tenant, since the key condition
+always comes from the identity).
 """
 
 from __future__ import annotations

@@ -22,14 +22,15 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from http import HTTPStatus
-from typing import Annotated, Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from pydantic import Field
 
-from ..adapters import config_store, renderer
+from ..adapters import config_store
 from ..domain.model import AUDIENCES, NOTICE_TYPES, Profile
 from . import accounts
 from .auth import current_identity
@@ -37,7 +38,19 @@ from .errors import NotFound, error_response
 from .responses import json_response
 from .schemas import ID_PATTERN, Identifier, StrictModel
 
+if TYPE_CHECKING:
+    from ..adapters.renderer import TemplateIssue
+
 router = Router()
+
+
+def _renderer() -> ModuleType:
+    """balance_alerts.adapters.renderer, imported with the first template request:
+    Jinja2 and Babel would add a tenth to every API cold start, and only these routes
+    render (docs/performance.md)."""
+    from ..adapters import renderer
+
+    return renderer
 
 TemplateSet = Annotated[
     str, Path(pattern=ID_PATTERN, description="Template set, as customer classes name it")
@@ -64,7 +77,7 @@ def _check_kind(notice_type: str, audience: str) -> None:
         raise NotFound(f"unknown audience {audience!r:.70}; one of {', '.join(AUDIENCES)}")
 
 
-def _refused(issues: list[renderer.TemplateIssue]) -> Response[dict[str, Any]]:
+def _refused(issues: list[TemplateIssue]) -> Response[dict[str, Any]]:
     shown = "; ".join(str(issue) for issue in issues[:5])
     more = f" (and {len(issues) - 5} more)" if len(issues) > 5 else ""
     return error_response(
@@ -85,6 +98,7 @@ def _stored(doc: dict[str, Any]) -> dict[str, Any]:
 
 def _view(template_set: str, notice_type: str, audience: str, doc: dict[str, Any],
           source: str) -> dict[str, Any]:
+    renderer = _renderer()
     return {
         "template_set": template_set,
         "notice_type": notice_type,
@@ -102,7 +116,7 @@ def _current(tenant_id: str, template_set: str, notice_type: str,
     doc = config_store.get_doc(tenant_id, key)
     if doc is not None:
         return doc, "override"
-    return renderer.default_template(notice_type, audience), "default"
+    return _renderer().default_template(notice_type, audience), "default"
 
 
 # -------------------------------------------------------------------- routes
@@ -114,7 +128,7 @@ def put_template(
     template: Annotated[dict[str, Any], Body()],
 ) -> Response[dict[str, Any]]:
     _check_kind(notice_type, audience)
-    issues = renderer.validate_template(template, notice_type)
+    issues = _renderer().validate_template(template, notice_type)
     if issues:
         return _refused(issues)
     doc = _stored(template)
@@ -142,7 +156,7 @@ def delete_template(
     key = config_store.template_key(template_set, notice_type, audience)
     if not config_store.delete_doc(current_identity().tenant_id, key):
         raise NotFound("no override to delete: the built-in default applies")
-    default = renderer.default_template(notice_type, audience)
+    default = _renderer().default_template(notice_type, audience)
     return _view(template_set, notice_type, audience, default, "default")
 
 
@@ -156,6 +170,7 @@ def preview_template(
     """``{"subject", "html", "text", "bcc", "source", "variables"}``: the email as the
     account (or a sample account) would get it, and the variables it was rendered with."""
     _check_kind(notice_type, audience)
+    renderer = _renderer()
     preview = preview or PreviewIn()
     tenant_id = current_identity().tenant_id
     if preview.template is not None:
@@ -179,7 +194,7 @@ def preview_template(
         if part not in renderer.PARTS:
             part, detail = "subject", str(error)
         return _refused([renderer.TemplateIssue(part, int(line) if line.isdigit() else None,
-                                                detail)])
+                                                 detail)])
     return json_response(HTTPStatus.OK, {
         "subject": email.subject,
         "html": email.html,
@@ -195,7 +210,7 @@ def _sample_variables(tenant: config_store.TenantConfig, notice_type: str,
                       reminder: int) -> dict[str, Any]:
     """The sample data, spoken in the tenant's name and default currency."""
     currency = str(tenant.settings.get("default_currency") or "USD")
-    variables = renderer.sample_variables(notice_type, currency=currency, reminder=reminder)
+    variables = _renderer().sample_variables(notice_type, currency=currency, reminder=reminder)
     if tenant.settings.get("name"):
         variables["tenant"] = {"name": tenant.settings["name"]}
     return variables
@@ -206,6 +221,7 @@ def _account_variables(tenant: config_store.TenantConfig, account: Any, notice_t
     """The account's real name, address, balance, currency, locale and time zone; what a
     notice of this type would add (threshold, days) from the account's profile where it
     says, else from the sample."""
+    renderer = _renderer()
     values = renderer.sample_values(notice_type)
     values["currency"] = account.currency
     if "balance" in renderer.TYPE_VARIABLES[notice_type]:

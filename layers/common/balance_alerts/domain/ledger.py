@@ -95,7 +95,7 @@ def apply_entries(
             result.outcomes.append(Outcome(entry.entry_id, "duplicate"))
             continue
         try:
-            _check(entry)
+            _check(entry, work.currency)
             balance = balance_after(work.balance, entry)
             _apply_units(work.units, entry, {**(retired or {}), **gone})  # refuses first
         except EntryRejected as rejected:
@@ -115,8 +115,13 @@ def apply_entries(
     return result
 
 
-def _check(entry: Entry) -> None:
-    """Refuse an entry that can never be applied."""
+def _check(entry: Entry, currency: str) -> None:
+    """Refuse an entry that can never be applied to an account kept in ``currency``."""
+    if entry.currency is not None and entry.currency != currency:
+        # The API refuses this (422); a ledger item written around it is poison: its
+        # amounts (or a package's prices) would be counted in the wrong currency.
+        raise EntryRejected(
+            f"currency {entry.currency} is not the account's currency {currency}")
     if entry.kind == "charge":
         if entry.amount is not None and entry.amount <= 0:
             raise EntryRejected("charge needs an amount > 0")

@@ -74,6 +74,9 @@ class Entry:
     quantity: Decimal | None = None
     member_id: str | None = None
     package: PackagePurchase | None = None
+    # The currency the ledger item was recorded in (the API writes the account's); an
+    # item without one is taken to be in the account's currency.
+    currency: str | None = None
 
     @property
     def delta(self) -> Decimal:
