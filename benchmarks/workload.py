@@ -128,19 +128,16 @@ def clocked() -> Iterator[Clock]:
 
 @dataclass
 class Measured:
-    """Requests (per service) and time of one block. ``failed`` holds the requests that
-    raised (a conditional check that failed, say): DynamoDB bills those too, and
-    local.metering counts only the calls that returned."""
+    """Requests (per service) and time of one block; the requests that raised (a
+    conditional check that failed, say) included, as DynamoDB bills them too."""
 
     meters: dict[str, Meter] = field(default_factory=dict)
-    failed: dict[str, Counter] = field(default_factory=dict)
     writes_by_table: Counter = field(default_factory=Counter)  # DynamoDB items written
     reads_by_table: Counter = field(default_factory=Counter)  # DynamoDB items returned
     clock: Clock = field(default_factory=Clock)
 
     def calls(self, service: str = "dynamodb") -> dict[str, int]:
         counts = Counter(self.meters[service].calls) if service in self.meters else Counter()
-        counts.update(self.failed.get(service, Counter()))
         return dict(sorted(counts.items()))
 
     def requests(self, service: str = "dynamodb") -> int:
@@ -199,10 +196,7 @@ def _tables_read(operation: str, params: dict[str, Any],
 
 @contextmanager
 def _by_table(services: list[str], into: Measured) -> Iterator[None]:
-    """Failed requests per service; DynamoDB items written and read per table."""
-    for service in services:
-        into.failed[service] = Counter()
-
+    """DynamoDB items written (failed writes included) and read, per table."""
     def written(service: str, operation: str, params: dict[str, Any]) -> None:
         if service == "dynamodb":
             into.writes_by_table.update(_tables_written(operation, params))
@@ -216,8 +210,6 @@ def _by_table(services: list[str], into: Measured) -> Iterator[None]:
     def failed(service: str, operation: str, params: dict[str, Any],
                error: BaseException) -> None:
         written(service, operation, params)
-        if service in into.failed:
-            into.failed[service][operation] += 1
 
     with observe_calls(succeeded, on_error=failed):
         yield

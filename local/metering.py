@@ -1,5 +1,8 @@
 """Count the AWS requests the code makes (and the items DynamoDB returns), by wrapping
-botocore's one entry point for every API call. Deterministic, so tests may assert it."""
+botocore's one entry point for every API call. Deterministic, so tests may assert it.
+
+A request that fails (a failed conditional write, throttling) is counted too, as AWS
+bills it; ``failed`` says how many of ``calls`` did."""
 
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ WRITES = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWrit
 @dataclass
 class Meter:
     calls: Counter = field(default_factory=Counter)
+    failed: Counter = field(default_factory=Counter)
     items_read: int = 0
 
     @property
@@ -53,5 +57,11 @@ def metered(service: str = "dynamodb") -> Iterator[Meter]:
             meter.calls[operation] += 1
             meter.items_read += _items_in(operation, response)
 
-    with observe_calls(count):
+    def count_failed(called: str, operation: str, params: dict[str, Any],
+                     error: Exception) -> None:
+        if called == service:
+            meter.calls[operation] += 1
+            meter.failed[operation] += 1
+
+    with observe_calls(count, count_failed):
         yield meter
