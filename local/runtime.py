@@ -72,6 +72,24 @@ class Delivery:
     error: str | None = None
 
 
+def _failed_sequences(response: Any, sequence: list[int]) -> list[int]:
+    """The sequence numbers a ReportBatchItemFailures response names. As Lambda does, an
+    identifier that is missing, null, empty or not one of the batch's counts as a failure
+    of the whole batch (retried from its first record)."""
+    items = response.get("batchItemFailures", []) if isinstance(response, dict) else []
+    failures = []
+    for item in items if isinstance(items, list) else [None]:
+        value = item.get("itemIdentifier") if isinstance(item, dict) else None
+        try:
+            number = int(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return [sequence[0]]
+        if number not in sequence:
+            return [sequence[0]]
+        failures.append(number)
+    return failures
+
+
 @dataclass
 class _Poller:
     mapping: cfn.StreamMapping
@@ -362,10 +380,8 @@ class LocalAws:
                                               repr(error)))
             self._retry(poller, records, from_sequence=sequence[0], whole=True)
             return True
-        failures = [] if not poller.mapping.report_batch_item_failures else [
-            int(item["itemIdentifier"])
-            for item in (response or {}).get("batchItemFailures", [])
-        ]
+        failures = ([] if not poller.mapping.report_batch_item_failures
+                    else _failed_sequences(response, sequence))
         poller.deliveries.append(Delivery(poller.mapping.function, sequence, failures))
         if failures:
             self._retry(poller, records, from_sequence=min(failures), whole=False)

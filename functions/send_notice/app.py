@@ -3,9 +3,11 @@ SES v2, and one EventBridge event per notice.
 
 Each record names a notice; ``deliver_notice`` re-reads it and acts on its current
 status, so a redelivered record never sends twice. Records are delivered in stream order;
-at the first one that fails for a transient reason (SES throttling, 5xx) the function
-stops and reports it in ``batchItemFailures``: Lambda resumes from that record, so the
-records after it would be redelivered anyway, and a throttled SES is not pressed further.
+at the first one that fails for a transient reason (``RetryLater``: SES throttling, 5xx)
+the function stops and reports it in ``batchItemFailures``: Lambda resumes from that
+record, so the records after it would be redelivered anyway, and a throttled SES is not
+pressed further. A record that fails otherwise (an unexpected error) is reported too, but
+the records after it are still delivered; the lowest failed record is the one reported.
 A record that cannot be parsed is logged and skipped.
 
 The loop is written here rather than with Powertools' BatchProcessor, which would import
@@ -47,6 +49,7 @@ def _sequence_number(record: dict[str, Any]) -> str | None:
 @logger.inject_lambda_context
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    first_failed: dict[str, Any] | None = None  # Lambda resumes from the lowest failed
     for record in event.get("Records", []):
         keys = notice_keys(record)
         if keys is None:
@@ -56,12 +59,18 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             continue
         try:
             deliver_notice(*keys)
-        except Exception as error:  # noqa: BLE001 - the record is retried, never lost
-            if isinstance(error, RetryLater):
-                logger.warning("notice delivery will be retried",
-                               extra={"notice_key": keys[1], "reason": str(error)})
-            else:
-                logger.exception("notice delivery failed; the record will be retried",
-                                 extra={"notice_key": keys[1]})
-            return {"batchItemFailures": [{"itemIdentifier": _sequence_number(record)}]}
-    return {"batchItemFailures": []}
+        except RetryLater as error:
+            logger.warning("notice delivery will be retried",
+                           extra={"notice_key": keys[1], "reason": str(error)})
+            first_failed = record if first_failed is None else first_failed
+            break  # transient (throttling, 5xx): the records after it wait with it
+        except Exception:  # noqa: BLE001 - the record is retried, never lost
+            # Not known to be transient, maybe this notice's own data: the records after
+            # it are still delivered, so that one bad notice cannot hold them back until
+            # its retries run out and the rest of its batch goes to the failure queue.
+            logger.exception("notice delivery failed; the record will be retried",
+                             extra={"notice_key": keys[1]})
+            first_failed = record if first_failed is None else first_failed
+    if first_failed is None:
+        return {"batchItemFailures": []}
+    return {"batchItemFailures": [{"itemIdentifier": _sequence_number(first_failed)}]}

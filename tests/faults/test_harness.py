@@ -7,7 +7,7 @@ import pytest
 from pynamodb.exceptions import PutError
 
 from local.faults import Faults, fast_moto_serializer, reset_tables
-from local.runtime import FunctionCrash, LocalAws
+from local.runtime import FunctionCrash, LocalAws, _failed_sequences
 from tests import builders as given
 
 from .conftest import SENDERS
@@ -108,3 +108,17 @@ def test_faults_are_removed_on_exit():
     with Faults():
         assert BaseClient._make_api_call is not before
     assert BaseClient._make_api_call is before
+
+
+@pytest.mark.parametrize("response, failed", [
+    ({"batchItemFailures": []}, []),
+    ({"batchItemFailures": [{"itemIdentifier": "12"}, {"itemIdentifier": "11"}]}, [12, 11]),
+    # What Lambda treats as a failure of the whole batch: retried from its first record.
+    ({"batchItemFailures": [{"itemIdentifier": None}]}, [10]),
+    ({"batchItemFailures": [{"itemIdentifier": ""}]}, [10]),
+    ({"batchItemFailures": [{"id": "11"}]}, [10]),
+    ({"batchItemFailures": [{"itemIdentifier": "99"}]}, [10]),
+    (None, []),
+])
+def test_the_poller_reads_batch_item_failures_as_lambda_does(response, failed):
+    assert _failed_sequences(response, [10, 11, 12]) == failed

@@ -337,6 +337,58 @@ def test_retry_does_not_resend_an_audience_already_delivered(aws, monkeypatch):
     assert item.attempts == 2
 
 
+def test_throttling_holds_back_the_records_after_it(aws, monkeypatch):
+    # Given two pending notices in one batch, and SES that throttles the first email
+    builders.tenant()
+    given_account("t1", "a1")
+    given_account("t1", "a2")
+    given_notice("t1", "a1")
+    given_notice("t1", "a2")
+    calls = throttle(monkeypatch, on_call=1)
+
+    # When the stream is pumped
+    aws.pump()
+
+    # Then the first invocation stopped at the throttled record (SES was not asked for
+    # the second email) and reported it; the retry sent both
+    first = aws.deliveries("SendNoticeFunction")[0]
+    assert first.failed == first.sequence_numbers[:1] and len(first.sequence_numbers) == 2
+    assert calls[0] == 3
+    assert [notice("t1", a).status for a in ("a1", "a2")] == ["sent", "sent"]
+
+
+def test_an_unexpected_error_on_one_notice_does_not_hold_back_the_next(aws, monkeypatch):
+    # Given two pending notices in one batch, the first failing with an error that is not
+    # known to be transient (a bug, data only that notice has) on every attempt
+    from balance_alerts.adapters import delivery
+
+    builders.tenant()
+    given_account("t1", "a1")
+    given_account("t1", "a2")
+    given_notice("t1", "a1")
+    given_notice("t1", "a2")
+    compose = delivery.compose
+
+    def failing_for_a1(item: Any) -> Any:
+        if item.account_id == "a1":
+            raise RuntimeError("unexpected")
+        return compose(item)
+
+    monkeypatch.setattr(delivery, "compose", failing_for_a1)
+
+    # When the stream is pumped until the batch runs out of retries
+    aws.pump()
+
+    # Then the second notice was sent at the first attempt, and only the first one is
+    # reported (each time) and left for the failure queue
+    first = aws.deliveries("SendNoticeFunction")[0]
+    assert first.failed == first.sequence_numbers[:1] and len(first.sequence_numbers) == 2
+    assert notice("t1", "a2").status == "sent"
+    assert [to_addresses(e) for e in aws.sent_emails()] == [["a2@customer.test"]]
+    assert notice("t1", "a1").status == "pending"
+    assert len(aws.failed_batches("SendNoticeFunction")) == 1
+
+
 def test_notice_without_recipients_fails(aws, bus):
     # Given an account without an email address and a customer-only notice
     builders.tenant()

@@ -73,3 +73,15 @@ def test_refuses_what_dynamodb_cannot_hold_exactly(value, error):
 def test_an_empty_set_is_refused_here_not_by_dynamodb_later():
     with pytest.raises(TypeError):
         to_dynamo({"tags": set()})
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "sNaN"])
+def test_refuses_nan_and_infinity_before_dynamodb_does(number):
+    # DynamoDB answers a ValidationException (a ClientError, which the stream functions
+    # retry as transient); boto3's serializer raised TypeError for NaN and Infinity.
+    values = [{"x": Decimal(number)}, {"x": [Decimal(number)]}]
+    if not Decimal(number).is_snan():  # a signaling NaN cannot be hashed into a set
+        values.append({"x": {Decimal(number)}})
+    for value in values:
+        with pytest.raises(TypeError):
+            to_dynamo(value)

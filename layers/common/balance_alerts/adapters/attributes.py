@@ -58,7 +58,10 @@ def to_plain(value: Any) -> Any:
 def _number(value: int | Decimal) -> str:
     # Inexact, Rounded, Overflow and Underflow trap: a number DynamoDB cannot hold
     # exactly (more than 38 significant digits, out of range) raises, never rounds.
-    return str(DYNAMODB_CONTEXT.create_decimal(value))
+    number = DYNAMODB_CONTEXT.create_decimal(value)
+    if not number.is_finite():  # as boto3's serializer (which misses -Infinity and sNaN)
+        raise TypeError("Infinity and NaN not supported")
+    return str(number)
 
 
 def _is_number(value: Any) -> bool:
