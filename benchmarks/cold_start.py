@@ -55,26 +55,26 @@ BASELINE = "boto3"
 #: ``import boto3`` plus one boto3 client per service it calls: what the same function
 #: written by hand cannot do without.
 FIRST = "+first"
-_TABLES = "from balance_alerts.adapters import tables as _t; "
+
+
+def _clients(*models: str) -> str:
+    """Code that makes the DynamoDB clients of these tables, as their first requests
+    would (transactions use the accounts table's)."""
+    made = [f"_t.{model}._get_connection().connection.client" for model in models]
+    return "; ".join(["from balance_alerts.adapters import tables as _t", *made])
+
+
 FIRST_USE: dict[str, tuple[tuple[str, ...], str]] = {
     # function: (services, code run after "import app")
-    "on_usage": (("dynamodb",), _TABLES + "_t.AccountItem._get_connection().connection.client; "
-                 "_t.ConfigItem._get_connection().connection.client; "
-                 "_t.transaction_connection().client"),
-    "periodic_scan": (("dynamodb",), _TABLES
-                      + "_t.AccountItem._get_connection().connection.client; "
-                      "_t.ConfigItem._get_connection().connection.client; "
-                      "_t.transaction_connection().client"),
-    "send_notice": (("dynamodb", "sesv2", "events"), _TABLES
-                    + "_t.NoticeItem._get_connection().connection.client; "
-                    "_t.AccountItem._get_connection().connection.client; "
-                    "_t.ConfigItem._get_connection().connection.client; "
-                    "from balance_alerts.adapters import delivery as _d, renderer as _r; "
+    "on_usage": (("dynamodb",), _clients("AccountItem", "ConfigItem")),
+    "periodic_scan": (("dynamodb",),
+                      _clients("AccountItem", "ConfigItem")),
+    "send_notice": (("dynamodb", "sesv2", "events"),
+                    _clients("NoticeItem", "AccountItem", "ConfigItem")
+                    + "; from balance_alerts.adapters import delivery as _d, renderer as _r; "
                     "_d.ses(); _d.events(); "
                     "_r.render('balance_low', 'customer', _r.sample_variables('balance_low'))"),
-    "api": (("dynamodb",), _TABLES + "_t.AccountItem._get_connection().connection.client; "
-            "_t.ConfigItem._get_connection().connection.client; "
-            "_t.LedgerItem._get_connection().connection.client"),
+    "api": (("dynamodb",), _clients("AccountItem", "ConfigItem", "LedgerItem")),
 }
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from . import ROOT
+from .workload import load_average
 
 OUT = ROOT / "out"
 BUDGET_SECONDS = 540.0
@@ -48,15 +49,8 @@ def machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "implementation": platform.python_implementation(),
         "platform": platform.platform(),
-        "load_average_at_start": _load(),
+        "load_average_at_start": load_average(),
     }
-
-
-def _load() -> list[float] | None:
-    try:
-        return [round(value, 2) for value in os.getloadavg()]
-    except OSError:
-        return None
 
 
 # --------------------------------------------------------------------------- sections
@@ -104,7 +98,7 @@ def main() -> int:
             lambda section: section.run(budget_seconds=max(30.0, left)))
 
     report["duration_s"] = round(time.perf_counter() - started, 1)
-    report["machine"]["load_average_at_end"] = _load()
+    report["machine"]["load_average_at_end"] = load_average()
     try:
         report["table"] = table_rows(sections)
         report["targets"] = targets(sections)

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import gc
 import json
-import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -41,7 +40,14 @@ from typing import Any
 from local import cfn
 from local.runtime import REGION
 
-from .workload import check_plain_json_reads, local_aws, measured, median, plain_json_reads
+from .workload import (
+    check_plain_json_reads,
+    load_average,
+    local_aws,
+    measured,
+    median,
+    plain_json_reads,
+)
 
 SIZES = (10_000, 100_000)
 AT_RISK_EVERY = 100  # 1 %
@@ -373,13 +379,6 @@ def _measure(aws: Any, size: int) -> dict[str, Any]:
     }
 
 
-def _load() -> list[float] | None:
-    try:
-        return [round(value, 2) for value in os.getloadavg()]
-    except OSError:
-        return None
-
-
 def run(budget_seconds: float = 330.0) -> dict[str, Any]:
     from balance_alerts.adapters import config_store
 
@@ -441,7 +440,7 @@ def run(budget_seconds: float = 330.0) -> dict[str, Any]:
                 result["check_sorted_once"] = paging
                 result["measure_seconds"] = measure_seconds
                 result["seconds"] = time.perf_counter() - size_started
-                result["load_average_after"] = _load()
+                result["load_average_after"] = load_average()
                 results.append(result)
     finally:
         gc.unfreeze()

@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from local import cfn
+from tests import builders
 
 from .workload import Sequence, context, item_record, local_aws, measured, median
 
@@ -25,15 +26,6 @@ BATCHES = 3  # measured batches per scenario (medians over them)
 OURS, THEIRS = "t-ours", "t-docs"
 OPENING_BALANCE = Decimal("10000.00")
 
-PROFILE = {
-    "name": "Standard",
-    "rules": [
-        {"id": "low", "type": "balance_below", "threshold": "20.00",
-         "notify": ["customer", "staff"], "notify_recovery": True},
-        {"id": "empty", "type": "balance_below", "threshold": "0",
-         "notify": ["customer", "staff"]},
-    ],
-}
 
 
 def _entry(index: int) -> tuple[str, Decimal]:
@@ -74,22 +66,13 @@ def _expected_balances(accounts: int, batches: int) -> dict[str, Decimal]:
 
 
 def _seed(tenant_id: str, accounts: int) -> None:
+    """The tests' tenant (standard profile: a low rule with recovery, an empty rule) and
+    accounts, each opened with OPENING_BALANCE."""
     from balance_alerts.adapters import config_store
-    from balance_alerts.adapters.tables import AccountItem, account_key
 
-    config_store.put_doc(tenant_id, "settings", {
-        "name": "Acme Energy", "from_email": "billing@acme.test",
-        "staff_emails": ["ops@acme.test"], "default_currency": "USD",
-        "default_profile_id": "standard",
-    })
-    config_store.put_doc(tenant_id, "profile#standard", PROFILE)
+    builders.tenant(tenant_id)
     for number in range(accounts):
-        account_id = f"a{number:03d}"
-        AccountItem(
-            tenant_id, account_id, account_key=account_key(tenant_id, account_id),
-            created_at="2026-11-01T00:00:00+00:00", name=f"Customer {account_id}",
-            email=f"{account_id}@customer.test", balance=OPENING_BALANCE,
-        ).save()
+        builders.account(tenant_id, f"a{number:03d}", balance=OPENING_BALANCE)
     config_store.load_tenant(tenant_id)  # a warm container has its config cached
 
 

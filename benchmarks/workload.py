@@ -3,6 +3,7 @@ clocks that leave moto's own work out, medians."""
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 import uuid
@@ -11,12 +12,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import cache
 from typing import Any
 
 from local import cfn
 from local.intercept import observe_calls
 from local.metering import Meter, metered
-from local.runtime import REGION, LambdaContext, LocalAws
+from local.runtime import REGION, LambdaContext, LocalAws, lambda_record
 
 STREAM_ARN = (
     f"arn:aws:dynamodb:{REGION}:123456789012:table/{{table}}/stream/2026-11-01T00:00:00.000"
@@ -27,6 +29,14 @@ def local_aws(**kwargs: Any) -> LocalAws:
     """The application on moto in-process, logging warnings only (see __init__)."""
     kwargs.setdefault("log_level", "WARNING")
     return LocalAws(**kwargs)
+
+
+def load_average() -> list[float] | None:
+    """The machine's load averages (1, 5, 15 minutes), where the OS says."""
+    try:
+        return [round(value, 2) for value in os.getloadavg()]
+    except OSError:
+        return None
 
 
 def median(values: list[float]) -> float:
@@ -52,30 +62,32 @@ class Sequence:
 def stream_record(table_logical_id: str, keys: dict[str, Any], image: dict[str, Any],
                   sequence: str) -> dict[str, Any]:
     """A DynamoDB stream INSERT record as Lambda passes it (NEW_IMAGE view)."""
-    return {
+    return lambda_record({
         "eventID": uuid.uuid4().hex,
         "eventName": "INSERT",
-        "eventVersion": "1.1",
-        "eventSource": "aws:dynamodb",
-        "awsRegion": REGION,
         "dynamodb": {
-            "ApproximateCreationDateTime": int(datetime.now(timezone.utc).timestamp()),
+            "ApproximateCreationDateTime": datetime.now(timezone.utc),
             "Keys": keys,
             "NewImage": image,
             "SequenceNumber": sequence,
             "SizeBytes": 300,
             "StreamViewType": "NEW_IMAGE",
         },
-        "eventSourceARN": STREAM_ARN.format(table=cfn.physical_name(table_logical_id)),
-    }
+    }, STREAM_ARN.format(table=cfn.physical_name(table_logical_id)))
+
+
+@cache
+def _key_names(table_logical_id: str) -> tuple[str, ...]:
+    """The key attributes of a table, as the template's KeySchema names them."""
+    properties = cfn.resources("AWS::DynamoDB::Table")[table_logical_id]["Properties"]
+    return tuple(key["AttributeName"] for key in properties["KeySchema"])
 
 
 def item_record(item: Any, table_logical_id: str, sequence: str) -> dict[str, Any]:
     """The stream record a pynamodb item's INSERT produces: its serialized image, and
     its key attributes as the template's KeySchema names them."""
     image = item.serialize()
-    schema = cfn.create_table_requests()[table_logical_id]["KeySchema"]
-    keys = {key["AttributeName"]: image[key["AttributeName"]] for key in schema}
+    keys = {name: image[name] for name in _key_names(table_logical_id)}
     return stream_record(table_logical_id, keys, image, sequence)
 
 

@@ -2,7 +2,7 @@
 botocore's one entry point for every API call. Deterministic, so tests may assert it.
 
 A request that fails (a failed conditional write, throttling) is counted too, as AWS
-bills it; ``failed`` says how many of ``calls`` did."""
+bills it."""
 
 from __future__ import annotations
 
@@ -21,7 +21,6 @@ WRITES = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWrit
 @dataclass
 class Meter:
     calls: Counter = field(default_factory=Counter)
-    failed: Counter = field(default_factory=Counter)
     items_read: int = 0
 
     @property
@@ -61,7 +60,6 @@ def metered(service: str = "dynamodb") -> Iterator[Meter]:
                      error: Exception) -> None:
         if called == service:
             meter.calls[operation] += 1
-            meter.failed[operation] += 1
 
     with observe_calls(count, count_failed):
         yield meter

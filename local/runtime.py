@@ -148,7 +148,6 @@ class LocalAws:
         self._mock: Any = None
         self._saved_env: dict[str, str | None] = {}
         self._pollers: list[_Poller] = []
-        self._streams_client: Any = None
 
     # ------------------------------------------------------------------ lifecycle
     def __enter__(self) -> LocalAws:
@@ -306,9 +305,6 @@ class LocalAws:
         return [b for p in self._pollers if p.mapping.function == function_logical_id
                 for b in p.failed_batches]
 
-    def stream_functions(self) -> list[str]:
-        return [poller.mapping.function for poller in self._pollers]
-
     def rewind_streams(self) -> None:
         """Start every stream poller again from the trim horizon, forgetting what it
         delivered (for streams that were emptied: local/faults.py reset_tables)."""
@@ -332,13 +328,8 @@ class LocalAws:
                 return poller.stream_arn
         raise KeyError(f"no stream mapping reads {table_logical_id}")
 
-    def _streams(self) -> Any:
-        if self._streams_client is None:
-            self._streams_client = self.client("dynamodbstreams")
-        return self._streams_client
-
     def _read(self, poller: _Poller, limit: int) -> list[dict[str, Any]]:
-        streams = self._streams()
+        streams = self.client("dynamodbstreams")
         if poller.shard_id is None:
             poller.shard_id = streams.describe_stream(StreamArn=poller.stream_arn)[
                 "StreamDescription"]["Shards"][0]["ShardId"]

@@ -21,7 +21,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from local.runtime import lambda_record
+from local.runtime import _failed_sequences, lambda_record
 
 from .stack import Stack, stream_functions
 
@@ -129,10 +129,10 @@ def replay_message(stack: Stack, message: dict[str, Any], *, attempts: int = 3,
             batch = pending[offset: offset + mapping.batch_size]
             response = stack.invoke(mapping.function, {"Records": batch})
             result.invocations += 1
-            reported = [str(item["itemIdentifier"])
-                        for item in (response or {}).get("batchItemFailures", [])]
+            reported = _failed_sequences(
+                response, [int(r["dynamodb"]["SequenceNumber"]) for r in batch])
             if reported:  # as Lambda does: resume from the lowest failed record
-                lowest = min(int(s) for s in reported)
+                lowest = min(reported)
                 failed += [r["dynamodb"]["SequenceNumber"] for r in batch
                            if int(r["dynamodb"]["SequenceNumber"]) >= lowest]
         if not failed:

@@ -13,11 +13,11 @@ import pytest
 
 from local import cfn
 
-# A product module that creates its boto3 clients at import (adapters/delivery.py, as a
-# Lambda handler should) may be imported by a test module at collection, before any
-# LocalAws runs. Its clients keep what they found then: moto's botocore hook only if
-# moto was imported first, credentials only if the environment had some. So: moto
-# first, and fake credentials, before any test module, whatever the test order.
+# The botocore session the product's clients share (adapters/session.py) keeps what it
+# found when it was made: moto's botocore hook only if moto was imported first,
+# credentials only if the environment had some. A test module may make it at collection,
+# before any LocalAws runs. So: moto first, and fake credentials, before any test module,
+# whatever the test order.
 for _name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
     os.environ.setdefault(_name, "testing")
 for _name, _value in cfn.function_env().items():
@@ -41,3 +41,20 @@ def aws():
 
     with LocalAws(verified_senders=("billing@acme.test", "office@school.test")) as local:
         yield local
+
+
+@pytest.fixture
+def ses_calls(aws, monkeypatch) -> list[dict[str, Any]]:
+    """Every SendEmail request the product makes (moto keeps only the HTML body and no
+    headers)."""
+    from balance_alerts.adapters import delivery
+
+    calls: list[dict[str, Any]] = []
+    original = delivery.ses().send_email
+
+    def spy(**request: Any) -> Any:
+        calls.append(request)
+        return original(**request)
+
+    monkeypatch.setattr(delivery.ses(), "send_email", spy)
+    return calls

@@ -62,7 +62,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         except RetryLater as error:
             logger.warning("notice delivery will be retried",
                            extra={"notice_key": keys[1], "reason": str(error)})
-            first_failed = record if first_failed is None else first_failed
+            first_failed = first_failed or record
             break  # transient (throttling, 5xx): the records after it wait with it
         except Exception:  # noqa: BLE001 - the record is retried, never lost
             # Not known to be transient, maybe this notice's own data: the records after
@@ -70,7 +70,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             # its retries run out and the rest of its batch goes to the failure queue.
             logger.exception("notice delivery failed; the record will be retried",
                              extra={"notice_key": keys[1]})
-            first_failed = record if first_failed is None else first_failed
+            if first_failed is None:
+                first_failed = record
     if first_failed is None:
         return {"batchItemFailures": []}
     return {"batchItemFailures": [{"itemIdentifier": _sequence_number(first_failed)}]}

@@ -115,15 +115,21 @@ def test_replay_of_records_past_the_stream_retention_says_so(harness, world):
     assert queued(harness, "OnUsageFunction")[0] + queued(harness, "OnUsageFunction")[1] == 1
 
 
-def test_replay_of_a_notices_batch_sends_each_email_once(harness, world):
-    # Given SES throttles for longer than send_notice retries: the notice's batch is
-    # dropped to the SendNotice on-failure queue and the notice stays pending
+def pending_notice(harness, world) -> None:
+    """SES throttles for longer than send_notice retries: a1's notice batch is dropped to
+    the SendNotice on-failure queue and the notice stays pending."""
     world.open_account("a1")
     world.write("a1", "charge", Decimal("5"))
     rule = harness.faults.throttle("sesv2", "SendEmail", times=1000)
     harness.aws.pump()
     rule.cancel()
     world.delivered()
+
+
+def test_replay_of_a_notices_batch_sends_each_email_once(harness, world):
+    # Given SES throttles for longer than send_notice retries: the notice's batch is
+    # dropped to the SendNotice on-failure queue and the notice stays pending
+    pending_notice(harness, world)
     assert [n.status for n in given.notices(TENANT, "a1")] == ["pending"]
     # When the operator replays the queue
     code, text = run(harness, "replay", "--queue", "send-notice")
@@ -185,12 +191,7 @@ def test_redrive_before_the_fix_leaves_the_notice_failed(harness, world):
 
 def test_redrive_pushes_a_stuck_pending_notice(harness, world):
     # Given a notice left pending (its stream batch was dropped while SES throttled)
-    world.open_account("a1")
-    world.write("a1", "charge", Decimal("5"))
-    rule = harness.faults.throttle("sesv2", "SendEmail", times=1000)
-    harness.aws.pump()
-    rule.cancel()
-    world.delivered()
+    pending_notice(harness, world)
     # When the operator re-drives pending notices older than 0 minutes
     code, text = run(harness, "redrive", "--tenant", TENANT, "--status", "pending",
                      "--older-than-minutes", "0")

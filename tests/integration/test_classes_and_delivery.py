@@ -59,21 +59,6 @@ def client_error(code: str, status: int, operation: str = "SendEmail") -> Client
                         "ResponseMetadata": {"HTTPStatusCode": status}}, operation)
 
 
-@pytest.fixture
-def ses_calls(aws, monkeypatch) -> list[dict[str, Any]]:
-    """Every SendEmail request (moto keeps only the HTML body and no headers)."""
-    from balance_alerts.adapters import delivery
-
-    calls: list[dict[str, Any]] = []
-    original = delivery.ses().send_email
-
-    def spy(**request: Any) -> Any:
-        calls.append(request)
-        return original(**request)
-
-    monkeypatch.setattr(delivery.ses(), "send_email", spy)
-    return calls
-
 
 def headers(request: dict[str, Any]) -> dict[str, str]:
     return {h["Name"]: h["Value"] for h in request["Content"]["Simple"].get("Headers", [])}

@@ -58,21 +58,6 @@ def to_addresses(message: Any) -> list[str]:
     return list(message.destinations.get("ToAddresses", []))
 
 
-@pytest.fixture
-def ses_calls(aws, monkeypatch) -> list[dict[str, Any]]:
-    """Every SendEmail request the function makes (moto keeps only the HTML body)."""
-    from balance_alerts.adapters import delivery
-
-    calls: list[dict[str, Any]] = []
-    original = delivery.ses().send_email
-
-    def spy(**request: Any) -> Any:
-        calls.append(request)
-        return original(**request)
-
-    monkeypatch.setattr(delivery.ses(), "send_email", spy)
-    return calls
-
 
 @pytest.fixture
 def bus(aws):

@@ -3,7 +3,7 @@ POWERTOOLS_SERVICE_NAME, set in the template's Globals).
 
 No e-mail address reaches the logs: the Logger's formatter masks every address in every
 record - message, extra keys, exception text and stack trace - whatever logs it (our
-code, Powertools' batch processor, a traceback that quotes a value). Names and other
+code, Powertools' event handler, a traceback that quotes a value). Names and other
 personal data are never logged: log ids (tenant, account, entry, notice), not people.
 """
 

@@ -128,9 +128,8 @@ def commit(
         actions.append(AccountItem.first_charge_at.set(after.first_charge_at))
     if after.spend != before.spend:
         actions.append(AccountItem.spend.set(after.spend))
-    units = after.units.to_dict()
-    if units != before.units.to_dict():
-        actions.append(AccountItem.units.set(units))
+    if after.units != before.units:
+        actions.append(AccountItem.units.set(after.units.to_dict()))
     if watch is None:
         actions.append(AccountItem.watch.remove())
     else:

@@ -26,22 +26,12 @@ def account_key(tenant_id: str, account_id: str) -> str:
     return f"{tenant_id}#{account_id}"
 
 
-_transaction_connection: Connection | None = None
-
-
-def reset_cache() -> None:
-    """Forget the warm container's connection (the local runtime's cold start)."""
-    global _transaction_connection
-    _transaction_connection = None
-
-
 def transaction_connection() -> Connection:
-    """One connection (one botocore client) for the container's TransactWriteItems:
-    creating a client per transaction costs tens of milliseconds and a new TLS session."""
-    global _transaction_connection
-    if _transaction_connection is None:
-        _transaction_connection = Connection(region=_Meta.region, host=_Meta.host)
-    return _transaction_connection
+    """The connection for the container's TransactWriteItems: the accounts table's own,
+    which pynamodb keeps for the container (every transaction writes an account), so a
+    transaction costs no client of its own - a client costs tens of milliseconds and a
+    new TLS session."""
+    return AccountItem._get_connection().connection
 
 
 class _Meta:

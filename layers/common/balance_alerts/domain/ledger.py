@@ -90,6 +90,8 @@ def apply_entries(
     result = Applied(state=copy.deepcopy(state))
     work = result.state
     gone: dict[str, Package] = {}
+    # what a void may give units back to: packages retired before, then in, this batch
+    available = dict(retired or {})
     for entry in entries:
         if entry.entry_id in work.applied:
             result.outcomes.append(Outcome(entry.entry_id, "duplicate"))
@@ -97,7 +99,7 @@ def apply_entries(
         try:
             _check(entry, work.currency)
             balance = balance_after(work.balance, entry)
-            _apply_units(work.units, entry, {**(retired or {}), **gone})  # refuses first
+            _apply_units(work.units, entry, available)  # refuses first
         except EntryRejected as rejected:
             result.outcomes.append(Outcome(entry.entry_id, "rejected", str(rejected)))
             continue
@@ -105,7 +107,9 @@ def apply_entries(
         work.applied[entry.entry_id] = _epoch(now)
         result.outcomes.append(Outcome(entry.entry_id, "applied"))
         result.notices.extend(evaluate_after_entry(work, context, now, entry))
-        gone.update((package.package_id, package) for package in packages.retire(work.units))
+        leaving = {package.package_id: package for package in packages.retire(work.units)}
+        gone.update(leaving)
+        available.update(leaving)
     result.retired = [p for p in gone.values() if work.units.package(p.package_id) is None]
     if result.changed:
         work.spend = spend.prune(work.spend, now.date())

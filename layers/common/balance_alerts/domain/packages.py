@@ -318,15 +318,3 @@ def retire(units: Units) -> list[Package]:
     gone = {package.package_id for package in leaving}
     units.packages = [p for p in units.packages if p.package_id not in gone]
     return leaving
-
-
-# -------------------------------------------------------------------------- views
-def totals(units: Units) -> dict[str, Decimal]:
-    """Units used and unallocated per service over the current packages (tests, demo)."""
-    result: dict[str, Decimal] = {}
-    for package in units.packages:
-        for item in package.items:
-            result[item.service] = result.get(item.service, ZERO) + item.used
-    for (_, service), quantity in units.unallocated.items():
-        result[service] = result.get(service, ZERO) + quantity
-    return result
