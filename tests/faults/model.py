@@ -59,6 +59,10 @@ class AccountModel:
     balance: Decimal = Decimal(0)
     episodes: dict[str, Episode] = field(default_factory=dict)
     due: list[str] = field(default_factory=list)  # notice keys, in the order they fell due
+    #: the account's settings were saved: the next scan evaluates its levels (contract
+    #: §3: "evaluated when entries are applied and again on every scan"; the product's
+    #: scan reads an account once after its settings change)
+    evaluate_at_scan: bool = False
 
     def apply(self, delta: Decimal, profile: Profile, at: datetime) -> None:
         """An entry changes the balance; then the levels are evaluated (contract §3)."""
@@ -88,7 +92,10 @@ class AccountModel:
 
     def scan(self, profile: Profile, at: datetime) -> None:
         """Reminders while an episode lasts: the lowest open level, every period, at most
-        ``max_reminders`` per episode."""
+        ``max_reminders`` per episode; and the levels, when the settings were saved."""
+        if self.evaluate_at_scan:
+            self.evaluate_at_scan = False
+            self.apply(Decimal(0), profile, at)
         if not self.eligible or profile.reminder_every is None or profile.max_reminders <= 0:
             return
         open_levels = [level for level in profile.levels

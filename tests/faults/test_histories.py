@@ -156,6 +156,7 @@ class Histories(RuleBasedStateMachine):
                     "name": f"Customer {account_id}", "email": f"{account_id}@customer.test",
                     **kind})
                 assert response.status == 200, response.body
+                self.world.accounts[account_id].evaluate_at_scan = True
 
             faults.interleave("dynamodb", ("BatchGetItem", "GetItem"), edit, times=2,
                               when=lambda call: call.touches(ACCOUNTS)
