@@ -190,25 +190,16 @@ def _rule_now(rule: Any, latch: Any, state: Any, profile: Any, now: datetime,
 def _ledger(stack: Stack, tenant_id: str, account_id: str) -> list[dict[str, Any]]:
     """The account's ledger items, read raw: a poison record (a bad type, a missing
     field) must show up here too, with what can be read of it."""
-    dynamodb = stack.client("dynamodb")
-    request: dict[str, Any] = {
-        "TableName": stack.tables["LedgerTable"],
-        "KeyConditionExpression": "account_key = :k",
-        "ExpressionAttributeValues": {":k": {"S": f"{tenant_id}#{account_id}"}},
-    }
-    entries = []
-    while True:
-        page = dynamodb.query(**request)
-        for item in page.get("Items", []):
-            entries.append({
-                "entry_id": _text(item.get("entry_id")), "kind": _text(item.get("kind")),
-                "amount": _text(item.get("amount")),
-                "recorded_at": _text(item.get("recorded_at")),
-                "reason": _text(item.get("rejected_reason")),
-            })
-        if "LastEvaluatedKey" not in page:
-            return entries
-        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return [{
+        "entry_id": _text(item.get("entry_id")), "kind": _text(item.get("kind")),
+        "amount": _text(item.get("amount")),
+        "recorded_at": _text(item.get("recorded_at")),
+        "reason": _text(item.get("rejected_reason")),
+    } for item in stack.query_all(
+        TableName=stack.tables["LedgerTable"],
+        KeyConditionExpression="account_key = :k",
+        ExpressionAttributeValues={":k": {"S": f"{tenant_id}#{account_id}"}},
+    )]
 
 
 def _text(value: dict[str, Any] | None) -> str | None:
@@ -222,12 +213,12 @@ def _text(value: dict[str, Any] | None) -> str | None:
 
 
 def _raw_notices(stack: Stack, tenant_id: str, account_id: str) -> list[dict[str, Any]]:
-    return stack.client("dynamodb").query(
+    return stack.query_all(
         TableName=stack.tables["NoticesTable"],
         KeyConditionExpression="account_key = :k",
         ExpressionAttributeValues={":k": {"S": f"{tenant_id}#{account_id}"}},
         ProjectionExpression="notice_key, redrives, redrive_reason",
-    ).get("Items", [])
+    )
 
 
 def render(report: dict[str, Any]) -> str:

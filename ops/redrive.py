@@ -49,12 +49,11 @@ def find(stack: Stack, tenant_id: str, *, account_id: str | None = None,
          older_than: timedelta = timedelta(minutes=15)) -> list[dict[str, Any]]:
     """The notices to re-drive (raw items): ``failed`` ones, or ``pending`` ones created
     more than ``older_than`` ago (stuck), of one account or of every account of a tenant."""
-    dynamodb = stack.client("dynamodb")
     if account_id is not None:
         accounts = [account_id]
     else:
-        accounts = [item["account_id"]["S"] for item in _query_all(
-            dynamodb, TableName=stack.tables["AccountsTable"],
+        accounts = [item["account_id"]["S"] for item in stack.query_all(
+            TableName=stack.tables["AccountsTable"],
             KeyConditionExpression="tenant_id = :t",
             ExpressionAttributeValues={":t": {"S": tenant_id}},
             ProjectionExpression="account_id")
@@ -62,8 +61,8 @@ def find(stack: Stack, tenant_id: str, *, account_id: str | None = None,
     horizon = (datetime.now(timezone.utc) - older_than).isoformat()
     found = []
     for account in accounts:
-        for item in _query_all(
-                dynamodb, TableName=stack.tables["NoticesTable"],
+        for item in stack.query_all(
+                TableName=stack.tables["NoticesTable"],
                 KeyConditionExpression="account_key = :k",
                 FilterExpression="#s = :s",
                 ExpressionAttributeNames={"#s": "status"},
@@ -129,13 +128,3 @@ def _insert_record(key: dict[str, Any]) -> dict[str, Any]:
         "dynamodb": {"Keys": key, "NewImage": key, "SequenceNumber": "0",
                      "StreamViewType": "NEW_IMAGE"},
     }
-
-
-def _query_all(dynamodb: Any, **request: Any) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    while True:
-        page = dynamodb.query(**request)
-        items += page.get("Items", [])
-        if "LastEvaluatedKey" not in page:
-            return items
-        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]

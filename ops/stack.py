@@ -48,6 +48,16 @@ class Stack:
                 service, region_name=self.region, endpoint_url=self.endpoint_url)
         return self._clients[service]
 
+    def query_all(self, **request: Any) -> list[dict[str, Any]]:
+        """Every item a DynamoDB Query returns (raw), following LastEvaluatedKey."""
+        items: list[dict[str, Any]] = []
+        while True:
+            page = self.client("dynamodb").query(**request)
+            items += page.get("Items", [])
+            if "LastEvaluatedKey" not in page:
+                return items
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
     def apply_env(self) -> None:
         """Point the product's code (table models, clients) at this stack."""
         for logical_id, variable in TABLE_ENV.items():

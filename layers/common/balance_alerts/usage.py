@@ -163,14 +163,7 @@ def _mark_rejected(key: tuple[str, str] | None, reason: str) -> None:
     logger.warning("ledger entry rejected", extra={"entry_key": key, "reason": reason})
     if key is None:
         return
-    # Low-level update returning nothing: the item may not even deserialize.
-    LedgerItem._get_connection().update_item(
-        key[0],
-        key[1],
-        actions=[LedgerItem.rejected_reason.set(reason[:500])],
-        condition=LedgerItem.entry_id.exists(),
-        return_values="NONE",
-    )
+    accounts.annotate_entry(key[0], key[1], LedgerItem.rejected_reason.set(reason[:500]))
 
 
 def process_batch(records: list[dict[str, Any]], now: datetime | None = None) -> BatchReport:

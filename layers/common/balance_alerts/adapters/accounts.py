@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
+from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from ..domain.model import AccountState, Latch, NoticeDraft, Package, Units
@@ -188,14 +189,17 @@ def archive_packages(tenant_id: str, account_id: str, packages: Iterable[Package
     """
     key = account_key(tenant_id, account_id)
     for package in packages:
-        LedgerItem._get_connection().update_item(
-            key,
-            package.entry_id,
-            actions=[LedgerItem.package_archive.set(
-                package.to_dict() | {"retired_at": retired_at})],
-            condition=LedgerItem.entry_id.exists(),
-            return_values="NONE",
-        )
+        annotate_entry(key, package.entry_id, LedgerItem.package_archive.set(
+            package.to_dict() | {"retired_at": retired_at}))
+
+
+def annotate_entry(key: str, entry_id: str, action: Action) -> None:
+    """Set one attribute of an existing ledger item: a low-level update that returns
+    nothing (the item may not even deserialize), a MODIFY, which the stream filter drops,
+    so the entry never comes back to on_usage."""
+    LedgerItem._get_connection().update_item(
+        key, entry_id, actions=[action], condition=LedgerItem.entry_id.exists(),
+        return_values="NONE")
 
 
 def create_notice(state: AccountState, draft: NoticeDraft) -> bool:

@@ -29,9 +29,8 @@ from typing import Any
 from pydantic import BaseModel
 from pynamodb.exceptions import PutError
 
-from ..adapters.accounts import state_of
 from ..adapters.tables import AccountItem, LedgerItem, account_key
-from ..domain.model import PACKAGE_KIND, Package, PackageItem, package_entry_id
+from ..domain.model import PACKAGE_KIND, Package, PackageItem, Units, package_entry_id
 from ..domain.money import to_str
 from ..domain.packages import MAX_CURRENT_PACKAGES, product
 from .auth import Identity
@@ -179,7 +178,7 @@ def record_package(
     existing = get_entry(key, entry_id)
     if existing is not None:
         return _replay(existing, digest, package.package_id)
-    current = len(state_of(account).units.packages)
+    current = len(Units.from_dict(account.units).packages)
     if current >= MAX_CURRENT_PACKAGES:
         raise Conflict(
             f"the account holds {current} current packages (at most "
@@ -245,9 +244,10 @@ def _pending(item: LedgerItem) -> Package:
     )
 
 
-def every_package(account: AccountItem) -> list[Listed]:
-    """Every package of the account, oldest purchase first (see the module docstring)."""
-    current = {p.package_id: p for p in state_of(account).units.packages}
+def every_package(account: AccountItem, units: Units) -> list[Listed]:
+    """Every package of the account (``units``: its item's), oldest purchase first (see
+    the module docstring)."""
+    current = {p.package_id: p for p in units.packages}
     key = account_key(account.tenant_id, account.account_id)
     listed: list[Listed] = []
     for item in LedgerItem.query(key, LedgerItem.entry_id.startswith(PACKAGE_PREFIX),
@@ -264,10 +264,11 @@ def every_package(account: AccountItem) -> list[Listed]:
     return sorted(listed, key=lambda entry: entry.position)
 
 
-def list_packages(account: AccountItem, limit: int, cursor: str | None) -> Page[Listed]:
+def list_packages(account: AccountItem, units: Units, limit: int,
+                  cursor: str | None) -> Page[Listed]:
     scope = ListScope(account.tenant_id, "packages", account.account_id, ("after",))
     start = scope.start(cursor)
-    listed = every_package(account)
+    listed = every_package(account, units)
     if start is not None:
         listed = [entry for entry in listed if entry.position > start["after"]]
     more = len(listed) > limit
@@ -276,9 +277,8 @@ def list_packages(account: AccountItem, limit: int, cursor: str | None) -> Page[
     return Page(items=items, next_cursor=next_cursor)
 
 
-def unallocated_out(account: AccountItem) -> list[UnallocatedOut]:
+def unallocated_out(units: Units) -> list[UnallocatedOut]:
     """Units charged with no package to take them from, per service and member."""
-    units = state_of(account).units
     return [
         UnallocatedOut(service=service, member_id=member, quantity=to_str(quantity))
         for (member, service), quantity in sorted(

@@ -10,6 +10,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
+from ..domain.model import Units
 from ..observability import logger
 from . import accounts, packages
 from .auth import current_identity
@@ -49,9 +50,10 @@ def list_packages(
     and its ``status`` (current, retired, pending); and the units charged with no
     package to take them from (``unallocated``)."""
     account = accounts.require_account(current_identity().tenant_id, account_id)
-    result = packages.list_packages(account, limit, cursor)
+    units = Units.from_dict(account.units)  # parsed once for both parts of the answer
+    result = packages.list_packages(account, units, limit, cursor)
     return {
         "packages": [packages.PackageOut.of(listed).model_dump() for listed in result.items],
-        "unallocated": [row.model_dump() for row in packages.unallocated_out(account)],
+        "unallocated": [row.model_dump() for row in packages.unallocated_out(units)],
         "next_cursor": result.next_cursor,
     }
