@@ -42,7 +42,7 @@ from balance_alerts.adapters.settings import watch_shards
 from balance_alerts.adapters.tables import AccountItem
 from balance_alerts.domain.ledger import apply_entries
 from balance_alerts.domain.watch import watch_of
-from balance_alerts.usage import parse_entry
+from balance_alerts.domain.entry import from_image as parse_entry
 
 IDEMPOTENCY_TABLE = os.environ.get("IDEMPOTENCY_TABLE", "balance-alerts-IdempotencyTable")
 

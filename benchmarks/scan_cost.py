@@ -306,7 +306,7 @@ def check_sorted_once(every_page: bool) -> dict[str, Any]:
 def full_table_scan(as_of: datetime) -> dict[str, int]:
     """The alternative without the index: read every account, evaluate each."""
     from balance_alerts.adapters.tables import AccountItem
-    from balance_alerts.scan import decide
+    from balance_alerts.services.periodic_scan import decide
 
     read = due = 0
     for item in AccountItem.scan():

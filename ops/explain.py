@@ -29,7 +29,7 @@ def explain(stack: Stack, tenant_id: str, account_id: str, *, now: datetime | No
     stack.apply_env()
     from balance_alerts.adapters import accounts, config_store
     from balance_alerts.adapters.tables import AccountItem, NoticeItem, account_key
-    from balance_alerts.domain.forecast import days_left
+    from balance_alerts.domain.rules.runs_out import days_left
     from balance_alerts.domain.ledger import APPLIED_RETENTION
     from balance_alerts.domain.watch import needs_watch
 

@@ -25,7 +25,8 @@ import tempfile
 from pathlib import Path
 
 from balance_alerts.adapters import renderer
-from balance_alerts.domain.model import AUDIENCES, NOTICE_TYPES
+from balance_alerts.domain.model import AUDIENCES
+from balance_alerts.domain.rules import NOTICE_TYPES
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "docs" / "emails"

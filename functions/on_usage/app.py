@@ -19,7 +19,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from balance_alerts.observability import logger, metrics
-from balance_alerts.usage import process_batch
+from balance_alerts.services.on_usage import process_batch
 
 
 @logger.inject_lambda_context

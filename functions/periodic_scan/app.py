@@ -10,7 +10,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from balance_alerts.observability import logger, metrics
-from balance_alerts.scan import scan
+from balance_alerts.services.periodic_scan import scan
 
 
 def scheduled_time(event: dict[str, Any]) -> datetime:

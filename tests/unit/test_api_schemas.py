@@ -34,14 +34,14 @@ from balance_alerts.api.schemas import (
     ProfileIn,
     SettingsIn,
 )
-from balance_alerts.domain import model
+from balance_alerts.domain import model, rules
 from balance_alerts.domain.profiles import profile_from_dict
 
 
 # ------------------------------------------------------------ enum names
 def test_the_models_use_the_domains_names():
     assert typing.get_args(EntryKind) == model.ENTRY_KINDS
-    assert typing.get_args(NoticeType) == model.NOTICE_TYPES
+    assert typing.get_args(NoticeType) == rules.NOTICE_TYPES
     assert typing.get_args(AccountStatus) == model.ACCOUNT_STATUSES
     assert typing.get_args(Billing) == model.BILLING_MODES
 

@@ -8,7 +8,8 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from balance_alerts.domain.ledger import Context, apply_entries
+from balance_alerts.domain.ledger import apply_entries
+from balance_alerts.domain.rules import RuleContext
 from balance_alerts.domain.model import AccountState, Entry, Profile
 from balance_alerts.domain.profiles import profile_from_dict
 
@@ -32,7 +33,7 @@ def _entries(*pairs: tuple[str, str]) -> list[Entry]:
 
 
 def _apply(state: AccountState, entries: list[Entry], profile: Profile = PROFILE, **ctx):
-    return apply_entries(state, entries, Context(profile=profile, **ctx), now=T0)
+    return apply_entries(state, entries, RuleContext(profile=profile, **ctx), now=T0)
 
 
 def test_crossing_one_level_sends_it_once():

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from balance_alerts.adapters.attributes import DocumentAttribute
 from balance_alerts.api import schemas
 from balance_alerts.domain import packages
-from balance_alerts.domain.ledger import Context, apply_entries
+from balance_alerts.domain.ledger import apply_entries
+from balance_alerts.domain.rules import RuleContext
 from balance_alerts.domain.model import (
     AccountState,
     Entry,
@@ -67,7 +68,7 @@ class Ledger:
 
 
 def apply(state, entries, profile=LESSONS, retired=None, **context):
-    return apply_entries(state, entries, Context(profile=profile, **context), T0, retired)
+    return apply_entries(state, entries, RuleContext(profile=profile, **context), T0, retired)
 
 
 def used(state: AccountState) -> dict[tuple[str, str], tuple[str, str]]:

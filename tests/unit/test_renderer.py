@@ -20,7 +20,8 @@ from balance_alerts.adapters.renderer import (
     template_variables,
     validate_template,
 )
-from balance_alerts.domain.model import AUDIENCES, NOTICE_TYPES
+from balance_alerts.domain.model import AUDIENCES
+from balance_alerts.domain.rules import NOTICE_TYPES
 
 EVERY_TEMPLATE = [(t, a) for t in NOTICE_TYPES for a in AUDIENCES]
 

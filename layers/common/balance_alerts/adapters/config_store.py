@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from ..domain.ledger import Context
+from ..domain.rules import RuleContext
 from ..domain.model import AccountState, Profile
 from ..domain.profiles import profile_from_dict
 from .tables import ConfigItem
@@ -60,11 +60,11 @@ class TenantConfig:
             return None
         return frozenset(doc["enabled"])
 
-    def context(self, state: AccountState) -> Context:
+    def context(self, state: AccountState) -> RuleContext:
         """What the rules need besides the account: its profile, its class's enabled
         notice types, and how the tenant tracks packages."""
         class_id = self.class_id(state.customer_class)
-        return Context(
+        return RuleContext(
             profile=self.profile(state.profile_id),
             enabled_types=self.enabled_types(class_id),
             class_id=class_id,

@@ -54,7 +54,8 @@ from jinja2.exceptions import SecurityError
 from jinja2.runtime import Context, markup_join, str_join
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from ..domain.model import AUDIENCES, NOTICE_TYPES
+from ..domain.model import AUDIENCES
+from ..domain.rules import NOTICE_TYPES
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 PARTS = ("subject", "html", "text")

@@ -31,7 +31,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from pydantic import Field
 
 from ..adapters import config_store
-from ..domain.model import AUDIENCES, NOTICE_TYPES, Profile
+from ..domain.model import AUDIENCES, Profile
+from ..domain.rules import NOTICE_TYPES, REGISTRY, rule_type_of
 from . import accounts
 from .auth import current_identity
 from .errors import NotFound, error_response
@@ -237,20 +238,13 @@ def _account_variables(tenant: config_store.TenantConfig, account: Any, notice_t
     )
 
 
-_RULE_TYPE = {"balance_low": "balance_below", "balance_recovered": "balance_below",
-              "inactive": "inactive"}
-
-
 def _profile_values(profile: Profile | None, notice_type: str) -> dict[str, Any]:
-    rule_type = _RULE_TYPE.get(notice_type)
+    """What the account's profile says about this notice type, for a preview: the
+    variables its rule type takes from the rule (its first rule of that type)."""
+    rule_type = rule_type_of(notice_type)
     if profile is None or rule_type is None:
         return {}
     rules = profile.rules_of(rule_type)
     if not rules:
         return {}
-    values: dict[str, Any] = {"max_reminders": profile.max_reminders}
-    if rules[0].threshold is not None:
-        values["threshold"] = format(rules[0].threshold, "f")
-    if rules[0].inactive_days is not None:
-        values["inactive_days"] = rules[0].inactive_days
-    return values
+    return REGISTRY[rule_type].rule_variables(rules[0], profile)

@@ -24,6 +24,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from ..domain.entry import problem as entry_problem
 from ..domain.money import parse_decimal, to_str
 
 # ---------------------------------------------------------------- value types
@@ -301,35 +302,11 @@ class EntryIn(StrictModel):
 
     @model_validator(mode="after")
     def _kind_rules(self) -> EntryIn:
-        kind = self.kind
-        if kind != "charge" and (
-            self.service is not None or self.quantity is not None or self.member_id is not None
-        ):
-            raise _rule_error("service, quantity and member_id belong to a charge")
-        if kind != "void" and self.voids is not None:
-            raise _rule_error("voids belongs to a void")
-        if kind == "charge":
-            if self.amount is not None and self.amount <= 0:
-                raise _rule_error("a charge amount must be > 0")
-            if (self.service is None) != (self.quantity is None):
-                raise _rule_error("a charge takes service and quantity together")
-            if self.quantity is not None and self.quantity <= 0:
-                raise _rule_error("a charge quantity must be > 0")
-            if self.amount is None and self.quantity is None:
-                raise _rule_error("a charge needs an amount, or a service and a quantity")
-        elif kind in ("credit", "refund"):
-            if self.amount is None or self.amount <= 0:
-                raise _rule_error(f"a {kind} needs an amount > 0")
-        elif kind == "adjustment":
-            if self.amount is None or self.amount == 0:
-                raise _rule_error("an adjustment needs a non-zero amount")
-        elif kind == "void":
-            if self.voids is None:
-                raise _rule_error("a void needs voids: the entry_id of a charge or credit")
-            if self.voids == self.entry_id:
-                raise _rule_error("an entry cannot void itself")
-            if self.amount is not None:
-                raise _rule_error("a void takes no amount: it reverses the voided entry")
+        found = entry_problem(self.kind, amount=self.amount, service=self.service,
+                              quantity=self.quantity, member_id=self.member_id,
+                              voids=self.voids, entry_id=self.entry_id)
+        if found is not None:
+            raise _rule_error(found)
         return self
 
 

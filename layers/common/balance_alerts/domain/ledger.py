@@ -16,22 +16,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal, localcontext
 
-from . import packages, spend
-from .balance_below import evaluate_balance_below
-from .inactivity import end_inactive_episodes
-from .model import (
-    MONEY_RULE_TYPES,
-    PACKAGE_KIND,
-    AccountState,
-    Entry,
-    EntryRejected,
-    NoticeDraft,
-    Package,
-    PackageItem,
-    Profile,
-    Rule,
-    Units,
-)
+from . import packages, rules, spend
+from .entry import check as check_entry
+from .model import PACKAGE_KIND, AccountState, Entry, EntryRejected, NoticeDraft, Package, Units
+from .rules import RuleContext
 
 # Stream records live 24 h; an applied id is remembered for twice that.
 APPLIED_RETENTION = timedelta(hours=48)
@@ -58,16 +46,6 @@ class Applied:
         return any(outcome.result == "applied" for outcome in self.outcomes)
 
 
-@dataclass(frozen=True)
-class Context:
-    """What rules need besides the account: its profile and its class's enabled types."""
-
-    profile: Profile | None = None
-    enabled_types: frozenset[str] | None = None
-    class_id: str | None = None
-    track_packages_by: str = "account"  # tenant setting: "account" | "member"
-
-
 def _epoch(moment: datetime) -> int:
     return int(moment.timestamp())
 
@@ -75,7 +53,7 @@ def _epoch(moment: datetime) -> int:
 def apply_entries(
     state: AccountState,
     entries: list[Entry],
-    context: Context,
+    context: RuleContext,
     now: datetime,
     retired: Mapping[str, Package] | None = None,
 ) -> Applied:
@@ -97,7 +75,7 @@ def apply_entries(
             result.outcomes.append(Outcome(entry.entry_id, "duplicate"))
             continue
         try:
-            _check(entry, work.currency)
+            check_entry(entry, work.currency)
             balance = balance_after(work.balance, entry)
             _apply_units(work.units, entry, available)  # refuses first
         except EntryRejected as rejected:
@@ -106,7 +84,7 @@ def apply_entries(
         _apply_money(work, entry, balance)
         work.applied[entry.entry_id] = _epoch(now)
         result.outcomes.append(Outcome(entry.entry_id, "applied"))
-        result.notices.extend(evaluate_after_entry(work, context, now, entry))
+        result.notices.extend(rules.on_entry(work, context, now, entry))
         leaving = {package.package_id: package for package in packages.retire(work.units)}
         gone.update(leaving)
         available.update(leaving)
@@ -117,38 +95,6 @@ def apply_entries(
         work.applied = {key: at for key, at in work.applied.items() if at >= horizon}
         work.version += 1
     return result
-
-
-def _check(entry: Entry, currency: str) -> None:
-    """Refuse an entry that can never be applied to an account kept in ``currency``."""
-    if entry.currency is not None and entry.currency != currency:
-        # The API refuses this (422); a ledger item written around it is poison: its
-        # amounts (or a package's prices) would be counted in the wrong currency.
-        raise EntryRejected(
-            f"currency {entry.currency} is not the account's currency {currency}")
-    if entry.kind == "charge":
-        if entry.amount is not None and entry.amount <= 0:
-            raise EntryRejected("charge needs an amount > 0")
-        if (entry.service is None) != (entry.quantity is None):
-            raise EntryRejected("charge takes service and quantity together")
-        if entry.quantity is not None and entry.quantity <= 0:
-            raise EntryRejected("charge needs a quantity > 0")
-        if entry.amount is None and entry.quantity is None:
-            raise EntryRejected("charge needs an amount > 0, or a service and a quantity")
-    elif entry.kind in ("credit", "refund"):
-        if entry.amount is None or entry.amount <= 0:
-            raise EntryRejected(f"{entry.kind} needs an amount > 0")
-    elif entry.kind == "adjustment":
-        if entry.amount is None or entry.amount == 0:
-            raise EntryRejected("adjustment needs a non-zero amount")
-    elif entry.kind == "void":
-        if not entry.voids or entry.void_delta is None:
-            raise EntryRejected("void needs the voided entry and its reversal amount")
-    elif entry.kind == PACKAGE_KIND:
-        if entry.package is None:
-            raise EntryRejected("package entry carries no package")
-    else:
-        raise EntryRejected(f"unknown entry kind {entry.kind!r}")
 
 
 def _apply_units(units: Units, entry: Entry, retired: Mapping[str, Package]) -> None:
@@ -195,103 +141,3 @@ def _apply_money(state: AccountState, entry: Entry, balance: Decimal) -> None:
             spend.record_charge(state.spend, moment, entry.amount)
     elif entry.kind == "void" and entry.voided_kind == "charge" and entry.void_delta:
         spend.reverse_charge(state.spend, moment, entry.void_delta)
-
-
-def evaluate_after_entry(
-    state: AccountState, context: Context, now: datetime, entry: Entry | None = None
-) -> list[NoticeDraft]:
-    """Evaluate the immediate rules for the state reached after one entry (or a scan)."""
-    profile = context.profile
-    if profile is None:
-        return []
-    created_at = now
-
-    def make_notice(
-        rule: Rule, notice_type: str, episode: int, reminder: int, variables: dict
-    ) -> NoticeDraft:
-        return draft_notice(
-            rule,
-            notice_type,
-            episode=episode,
-            level=_level(rule),
-            reminder=reminder,
-            created_at=created_at.isoformat(),
-            variables=variables,
-            context=context,
-            entry_id=entry.entry_id if entry else None,
-        )
-
-    def make_package_notice(
-        rule: Rule, package: Package, item: PackageItem, level: str
-    ) -> NoticeDraft:
-        return draft_notice(
-            rule,
-            "package_low",
-            episode=1,
-            level=level,
-            reminder=0,
-            created_at=created_at.isoformat(),
-            variables=packages.package_variables(package, item),
-            context=context,
-            entry_id=entry.entry_id if entry else None,
-            episode_key=packages.item_key(package, item),
-        )
-
-    end_inactive_episodes(state, profile, charged=bool(entry and entry.is_activity))
-    notices = evaluate_balance_below(state, profile, make_notice)
-    notices += packages.evaluate_package_below(
-        state, profile, context.track_packages_by, make_package_notice
-    )
-    return notices
-
-
-def _level(rule: Rule) -> str:
-    if rule.threshold is not None:
-        return format(rule.threshold, "f")
-    return "0"
-
-
-def draft_notice(
-    rule: Rule,
-    notice_type: str,
-    *,
-    episode: int,
-    level: str,
-    reminder: int,
-    created_at: str,
-    variables: dict,
-    context: Context,
-    entry_id: str | None = None,
-    episode_key: str | None = None,
-) -> NoticeDraft:
-    """A notice for ``rule``; suppressed (with the reason) when the class disables its type."""
-    status, reason = "pending", ""
-    if context.enabled_types is not None and notice_type not in context.enabled_types:
-        status = "suppressed"
-        reason = f"notice type {notice_type} is disabled for class {context.class_id}"
-    return NoticeDraft(
-        rule_id=rule.id,
-        type=notice_type,
-        episode=episode,
-        level=level,
-        reminder=reminder,
-        audiences=tuple(rule.notify),
-        created_at=created_at,
-        variables={
-            key: format(value, "f") if isinstance(value, Decimal) else value
-            for key, value in variables.items()
-        }
-        | {"rule": _rule_recipients(rule)},
-        status=status,
-        reason=reason,
-        entry_id=entry_id,
-        episode_key=episode_key,
-    )
-
-
-def _rule_recipients(rule: Rule) -> dict:
-    return {"cc_emails": list(rule.cc_emails), "staff_emails": list(rule.staff_emails)}
-
-
-def is_money_rule(rule: Rule) -> bool:
-    return rule.type in MONEY_RULE_TYPES

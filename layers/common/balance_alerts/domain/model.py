@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -12,20 +13,10 @@ ENTRY_KINDS = ("charge", "credit", "refund", "adjustment", "void")
 # (POST .../packages, ledger entry id ``package#<package_id>``).
 PACKAGE_KIND = "package"
 LEDGER_KINDS = ENTRY_KINDS + (PACKAGE_KIND,)
-NOTICE_TYPES = ("balance_low", "balance_recovered", "funds_run_out", "inactive", "package_low")
 AUDIENCES = ("customer", "staff")
-RULE_TYPES = ("balance_below", "runs_out", "inactive", "package_below")
 ACCOUNT_STATUSES = ("active", "inactive", "suspended", "closed")
 BILLING_MODES = ("prepaid", "postpaid")
-
-# Which notice type each rule type produces.
-NOTICE_TYPE_OF_RULE = {
-    "balance_below": "balance_low",
-    "runs_out": "funds_run_out",
-    "inactive": "inactive",
-    "package_below": "package_low",
-}
-MONEY_RULE_TYPES = frozenset({"balance_below", "runs_out", "inactive"})
+# Rule types and the notice types they create: domain/rules/ (REGISTRY, NOTICE_TYPES).
 
 
 class EntryRejected(ValueError):
@@ -101,6 +92,10 @@ class Entry:
 
 @dataclass(frozen=True)
 class Rule:
+    """One rule of a profile: what every type has (id, type, audiences, extra
+    recipients), and the fields its type reads, parsed by its module in domain/rules/
+    (a type with fields of its own keeps them in ``options``)."""
+
     id: str
     type: str
     notify: tuple[str, ...] = ("customer",)
@@ -113,10 +108,7 @@ class Rule:
     service: str | None = None
     cc_emails: tuple[str, ...] = ()
     staff_emails: tuple[str, ...] = ()
-
-    @property
-    def notice_type(self) -> str:
-        return NOTICE_TYPE_OF_RULE[self.type]
+    options: Mapping[str, Any] = field(default_factory=dict, hash=False)
 
 
 @dataclass(frozen=True)

@@ -17,11 +17,7 @@ entries are applied, so the result never depends on how the stream batched them.
   (``retired``). A void of an older charge gives its units back to the current
   packages of that service, newest first, up to what each has used, then takes them
   off the unallocated count; anything left goes to the newest such package.
-- **Alerts**: ``package_below`` is due for a package item when its remaining is at or
-  below the rule's level (``remaining`` units, or ``percent`` of purchased); once per
-  package item and rule, ever. When one entry makes several rules due for one item,
-  only the lowest level gets a notice; the others count as sent. Only active accounts
-  (pre- or post-paid); with ``track_packages_by = member``, only packages of a member.
+- **Alerts** on package items are the ``package_below`` rule (rules/package_below.py).
 - **Retiring**: a package leaves the account item when every item is used up
   (remaining <= 0) and, for each of its services, a newer package exists that would
   take any overdraw instead. Nothing more can be due for it then: its alerts were
@@ -32,20 +28,16 @@ from __future__ import annotations
 
 import bisect
 import copy
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from decimal import Decimal, localcontext
 
 from .model import (
-    AccountState,
     Allocation,
     Entry,
     EntryRejected,
-    NoticeDraft,
     Package,
     PackageItem,
     PackagePurchase,
-    Profile,
-    Rule,
     Units,
 )
 
@@ -58,7 +50,6 @@ MAX_ALLOCATIONS = 200
 ZERO = Decimal(0)
 EXACT = 120  # digits for products of two 38-digit decimals: never rounded
 
-MakePackageNotice = Callable[[Rule, Package, PackageItem, str], NoticeDraft]
 
 
 def product(quantity: Decimal, price: Decimal) -> Decimal:
@@ -231,64 +222,6 @@ def _take_off_unallocated(units: Units, member_id: str | None, service: str,
         units.unallocated[key] = left
     else:
         units.unallocated.pop(key, None)
-
-
-# ------------------------------------------------------------------------- alerts
-def level_of(rule: Rule, item: PackageItem) -> Decimal:
-    """The rule's level in units for this item."""
-    if rule.remaining is not None:
-        return rule.remaining
-    return product(item.purchased, rule.percent or ZERO) / 100
-
-
-def level_label(rule: Rule) -> str:
-    """How the level shows in a notice: ``"2"`` (units) or ``"25%"``."""
-    if rule.remaining is not None:
-        return format(rule.remaining, "f")
-    return f"{format(rule.percent or ZERO, 'f')}%"
-
-
-def evaluate_package_below(
-    state: AccountState, profile: Profile, track_packages_by: str,
-    make_notice: MakePackageNotice,
-) -> list[NoticeDraft]:
-    """The ``package_low`` notices due now. Mutates the items' ``alerted`` lists."""
-    rules = profile.rules_of("package_below")
-    if not rules or not state.eligible_for_package_notices:
-        return []
-    notices: list[NoticeDraft] = []
-    for package in state.units.packages:
-        if track_packages_by == "member" and not package.member_id:
-            continue
-        for item in package.items:
-            due = [
-                (level_of(rule, item), index, rule) for index, rule in enumerate(rules)
-                if rule.id not in item.alerted
-                and (rule.service is None or rule.service == item.service)
-                and item.remaining <= level_of(rule, item)
-            ]
-            if not due:
-                continue
-            _, _, lowest = min(due, key=lambda found: (found[0], found[1]))
-            notices.append(make_notice(lowest, package, item, level_label(lowest)))
-            item.alerted.extend(rule.id for _, _, rule in due)
-    return notices
-
-
-def package_variables(package: Package, item: PackageItem) -> dict:
-    """The variables of a ``package_low`` notice (CONTRACT.md section 5)."""
-    return {
-        "package": {"name": package.name, "package_id": package.package_id},
-        "item": {"service": item.service, "remaining": format(item.remaining, "f"),
-                 "purchased": format(item.purchased, "f")},
-        "member_id": package.member_id,
-    }
-
-
-def item_key(package: Package, item: PackageItem) -> str:
-    """The package item in a notice key. Package ids cannot contain "/", so the first
-    "/" separates it from the service."""
-    return f"{package.package_id}/{item.service}"
 
 
 # ----------------------------------------------------------------------- retiring

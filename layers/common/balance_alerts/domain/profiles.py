@@ -1,35 +1,29 @@
-"""Turn a stored profile document into domain objects."""
+"""Turn a stored profile document into domain objects: the fields every rule has here,
+the fields of its type by its module in domain/rules/."""
 
 from __future__ import annotations
 
-from decimal import Decimal
+from collections.abc import Mapping
 from typing import Any
 
 from .model import Profile, Rule
+from .rules import REGISTRY
 
 
-def _decimal(value: Any) -> Decimal | None:
-    return None if value is None else Decimal(str(value))
-
-
-def rule_from_dict(data: dict[str, Any]) -> Rule:
+def rule_from_dict(data: Mapping[str, Any]) -> Rule:
+    rule_type = str(data["type"])
+    known = REGISTRY.get(rule_type)
     return Rule(
         id=str(data["id"]),
-        type=str(data["type"]),
+        type=rule_type,
         notify=tuple(data.get("notify") or ("customer",)),
-        threshold=_decimal(data.get("threshold")),
-        notify_recovery=bool(data.get("notify_recovery", False)),
-        days=tuple(int(day) for day in data.get("days") or ()),
-        inactive_days=None if data.get("inactive_days") is None else int(data["inactive_days"]),
-        remaining=_decimal(data.get("remaining")),
-        percent=_decimal(data.get("percent")),
-        service=data.get("service"),
         cc_emails=tuple(data.get("cc_emails") or ()),
         staff_emails=tuple(data.get("staff_emails") or ()),
+        **(known.parse(data) if known is not None else {}),
     )
 
 
-def profile_from_dict(profile_id: str, data: dict[str, Any]) -> Profile:
+def profile_from_dict(profile_id: str, data: Mapping[str, Any]) -> Profile:
     return Profile(
         id=profile_id,
         name=str(data.get("name", "")),

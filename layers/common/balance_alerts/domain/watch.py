@@ -1,9 +1,9 @@
 """Whether the periodic scan needs to look at an account (the sparse ``watch`` attribute).
 
-An account is watched while some periodic rule could become due for it: a money rule
-that only the scan evaluates (``runs_out``, ``inactive``), or an open ``balance_below``
-episode whose reminders are not used up. Everything else is left out of the index, so
-the scan's cost follows the accounts at risk.
+An account is watched while some rule type says a later scan could find a notice due
+for it (``RuleType.needs_watch``): a forecast within the largest mark, an inactivity
+candidate, an open episode whose reminders are not used up. Everything else is left out
+of the index, so the scan's cost follows the accounts at risk.
 """
 
 from __future__ import annotations
@@ -11,31 +11,18 @@ from __future__ import annotations
 import zlib
 from datetime import datetime
 
-from .forecast import marks_of, optimistic_days_left, rearm
 from .model import AccountState, Profile
+from .rules import REGISTRY
 
 
 def needs_watch(state: AccountState, profile: Profile | None, now: datetime) -> bool:
-    """Mutates nothing but the runs_out latches (marks below a rising forecast re-arm)."""
-    if profile is None or not state.eligible_for_money_notices:
+    """Mutates nothing but latches a rule type re-arms (runs_out marks below a rising
+    forecast). Every type is asked, so each re-arms whatever the others answer."""
+    if profile is None:
         return False
-    watch = False
-    reminding = bool(profile.reminder_every_hours) and profile.max_reminders > 0
-    for rule in profile.rules:
-        latch = state.latches.get(rule.id)
-        if rule.type == "runs_out":
-            left = optimistic_days_left(state, now)
-            rearm(state, rule, left)
-            if left is not None and left <= max(marks_of(rule)):
-                watch = True
-        elif rule.type == "inactive" and rule.threshold is not None:
-            if state.balance < rule.threshold and not (latch and latch.open and not (
-                    reminding and latch.reminders < profile.max_reminders)):
-                watch = True
-        if rule.type in ("balance_below", "inactive") and reminding and latch:
-            if latch.open and latch.notified and latch.reminders < profile.max_reminders:
-                watch = True
-    return watch
+    answers = [rule_type.needs_watch(rules, state, profile, now)
+               for name, rule_type in REGISTRY.items() if (rules := profile.rules_of(name))]
+    return any(answers)
 
 
 def watch_shard(tenant_id: str, account_id: str, shards: int) -> int:

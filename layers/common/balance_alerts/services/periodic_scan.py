@@ -1,4 +1,4 @@
-"""periodic_scan's work: for each watch shard, query the sparse WatchIndex (never the
+"""periodic_scan: for each watch shard, query the sparse WatchIndex (never the
 whole Accounts table), re-evaluate the due rules of each watched account "as of" the
 scheduled time, and write the account once with the notices due.
 
@@ -8,24 +8,19 @@ twice creates nothing new, and a late scan catches up.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from datetime import datetime
 
 from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.exceptions import PynamoDBException
 
-from .adapters import accounts, config_store
-from .adapters.settings import watch_shards
-from .adapters.tables import AccountItem
-from .domain.balance_below import evaluate_balance_below
-from .domain.forecast import evaluate_runs_out
-from .domain.inactivity import evaluate_inactive
-from .domain.ledger import Context, draft_notice
-from .domain.model import AccountState, NoticeDraft, Profile, Rule
-from .domain.reminders import due_reminders
-from .domain.watch import watch_of
-from .observability import logger
+from ..adapters import accounts, config_store
+from ..adapters.settings import watch_shards
+from ..adapters.tables import AccountItem
+from ..domain import rules
+from ..domain.model import AccountState, NoticeDraft
+from ..domain.watch import watch_of
+from ..observability import logger
 
 
 @dataclass
@@ -36,57 +31,6 @@ class ScanReport:
     accounts_written: int = 0
     notices: int = 0
     errors: int = 0
-
-
-def evaluate_account(
-    state: AccountState, context: Context, as_of: datetime
-) -> tuple[AccountState, list[NoticeDraft]]:
-    """Pure: the state after a scan at ``as_of`` and the notices due."""
-    work = copy.deepcopy(state)
-    profile = context.profile
-    if profile is None:
-        return work, []
-    stamp = as_of.isoformat()
-
-    def make_notice(rule: Rule, notice_type: str, episode: int, reminder: int, variables: dict):
-        return draft_notice(rule, notice_type, episode=episode, level=_level(rule),
-                            reminder=reminder, created_at=stamp, variables=variables,
-                            context=context)
-
-    notices = evaluate_balance_below(work, profile, make_notice)
-
-    def make_forecast(rule: Rule, episode: int, mark: int, left: int) -> NoticeDraft:
-        variables = {"balance": work.balance, "currency": work.currency, "days_left": left,
-                     "mark": mark}
-        return draft_notice(rule, "funds_run_out", episode=episode, level=str(mark),
-                            reminder=0, created_at=stamp, variables=variables,
-                            context=context)
-
-    notices += evaluate_runs_out(work, profile, as_of, make_forecast)
-
-    def make_inactive(rule: Rule, episode: int, reminder: int) -> NoticeDraft:
-        return make_notice(rule, "inactive", episode, reminder, _variables(work, rule, profile))
-
-    notices += evaluate_inactive(work, profile, as_of, make_inactive)
-
-    def make_reminder(rule: Rule, episode: int, reminder: int) -> NoticeDraft:
-        return make_notice(rule, rule.notice_type, episode, reminder,
-                           _variables(work, rule, profile))
-
-    notices += due_reminders(work, profile, as_of, make_reminder)
-    return work, notices
-
-
-def _variables(state: AccountState, rule: Rule, profile: Profile) -> dict:
-    variables = {"balance": state.balance, "threshold": rule.threshold,
-                 "currency": state.currency, "max_reminders": profile.max_reminders}
-    if rule.inactive_days is not None:
-        variables["inactive_days"] = rule.inactive_days
-    return variables
-
-
-def _level(rule: Rule) -> str:
-    return format(rule.threshold, "f") if rule.threshold is not None else "0"
 
 
 def scan(as_of: datetime, shards: list[int] | None = None) -> ScanReport:
@@ -142,7 +86,7 @@ def decide(item: AccountItem, as_of: datetime) -> Decision:
     """Evaluate one account item as the scan does, without writing anything."""
     state = accounts.state_of(item)
     context = config_store.load_tenant(state.tenant_id).context(state)
-    after, notices = evaluate_account(state, context, as_of)
+    after, notices = rules.on_scan(state, context, as_of)
     return Decision(state, after, notices,
                     watch_of(after, context.profile, as_of, watch_shards()))
 

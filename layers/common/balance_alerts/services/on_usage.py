@@ -1,4 +1,4 @@
-"""on_usage's work for one stream batch: group by account, read every account once,
+"""on_usage: apply one stream batch of ledger entries: group by account, read every account once,
 apply the entries in stream order (pure domain), write each account once.
 
 Returns the sequence numbers that failed for a transient reason; the handler reports
@@ -20,36 +20,23 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from decimal import Decimal
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.exceptions import PynamoDBException
 
-from .adapters import accounts, config_store
-from .adapters.attributes import to_plain
-from .adapters.settings import watch_shards
-from .adapters.tables import LedgerItem
-from .domain import packages
-from .domain.ledger import Applied, apply_entries
-from .domain.model import (
-    LEDGER_KINDS,
-    PACKAGE_KIND,
-    AccountState,
-    Entry,
-    PackagePurchase,
-    PurchasedItem,
-    package_entry_id,
-)
-from .domain.money import MoneyError, parse_decimal
-from .domain.watch import watch_of
-from .observability import logger
+from ..adapters import accounts, config_store
+from ..adapters.attributes import to_plain
+from ..adapters.settings import watch_shards
+from ..adapters.tables import LedgerItem
+from ..domain import packages
+from ..domain.entry import from_image as entry_from_image
+from ..domain.ledger import Applied, apply_entries
+from ..domain.model import AccountState, Entry, EntryRejected, package_entry_id
+from ..domain.watch import watch_of
+from ..observability import logger
 
 MAX_CONFLICT_RETRIES = 3
-
-
-class PoisonRecord(ValueError):
-    """A stream record that can never become an entry."""
 
 
 @dataclass
@@ -68,85 +55,6 @@ class BatchReport:
     rejected: int = 0
     notices: int = 0
     accounts_written: int = 0
-
-
-def _time(value: Any, name: str) -> datetime:
-    if not isinstance(value, str):
-        raise PoisonRecord(f"{name} is missing")
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError as error:
-        raise PoisonRecord(f"{name} is not an ISO 8601 time") from error
-    if moment.tzinfo is None:
-        raise PoisonRecord(f"{name} has no UTC offset")
-    return moment
-
-
-def _decimal(value: Any, name: str) -> Decimal | None:
-    if value is None:
-        return None
-    try:
-        return parse_decimal(value if not isinstance(value, Decimal) else value, field=name)
-    except MoneyError as error:
-        raise PoisonRecord(str(error)) from error
-
-
-def _text(value: Any, name: str) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str) or not value:
-        raise PoisonRecord(f"{name} must be a non-empty string")
-    return value
-
-
-def _purchase(value: Any) -> PackagePurchase:
-    """The ``package`` map of a package purchase entry."""
-    if not isinstance(value, dict):
-        raise PoisonRecord("package entry carries no package")
-    items = value.get("items")
-    if not isinstance(items, list) or not items:
-        raise PoisonRecord("package has no items")
-    try:
-        return PackagePurchase(
-            package_id=str(value["package_id"]),
-            name=str(value.get("name") or value["package_id"]),
-            member_id=_text(value.get("member_id"), "member_id"),
-            price=_decimal(value.get("price", 0), "price") or Decimal(0),
-            items=tuple(
-                PurchasedItem(
-                    service=str(_text(item["service"], "service")),
-                    quantity=_decimal(item["quantity"], "quantity") or Decimal(0),
-                    unit_price=_decimal(item.get("unit_price", 0), "unit_price") or Decimal(0),
-                )
-                for item in items
-            ),
-        )
-    except (KeyError, TypeError) as error:
-        raise PoisonRecord(f"package is incomplete: {error}") from error
-
-
-def parse_entry(image: dict[str, Any]) -> Entry:
-    """A ledger item's NEW_IMAGE (plain values) -> Entry. Raises PoisonRecord."""
-    kind = image.get("kind")
-    if kind not in LEDGER_KINDS:
-        raise PoisonRecord(f"unknown entry kind {kind!r}")
-    recorded_at = _time(image.get("recorded_at"), "recorded_at")
-    occurred = image.get("occurred_at")
-    return Entry(
-        entry_id=str(image["entry_id"]),
-        kind=kind,
-        recorded_at=recorded_at,
-        amount=_decimal(image.get("amount"), "amount"),
-        occurred_at=_time(occurred, "occurred_at") if occurred is not None else None,
-        voids=image.get("voids"),
-        void_delta=_decimal(image.get("void_delta"), "void_delta"),
-        voided_kind=image.get("voided_kind"),
-        service=_text(image.get("service"), "service"),
-        quantity=_decimal(image.get("quantity"), "quantity"),
-        member_id=_text(image.get("member_id"), "member_id"),
-        package=_purchase(image.get("package")) if kind == PACKAGE_KIND else None,
-        currency=_text(image.get("currency"), "currency"),
-    )
 
 
 def _record_key(record: dict[str, Any]) -> tuple[str, str] | None:
@@ -175,8 +83,8 @@ def process_batch(records: list[dict[str, Any]], now: datetime | None = None) ->
         try:
             image = to_plain({"M": record["dynamodb"]["NewImage"]})
             tenant_id, account_id = str(image["tenant_id"]), str(image["account_id"])
-            entry = parse_entry(image)
-        except (PoisonRecord, KeyError, TypeError, ValueError) as error:
+            entry = entry_from_image(image)
+        except (EntryRejected, KeyError, TypeError, ValueError) as error:
             report.rejected += 1
             try:
                 _mark_rejected(_record_key(record), f"unreadable ledger record: {error}")
