@@ -84,11 +84,14 @@ class AccountModel:
                 if level.recovery and episode.notified:
                     self.due.append(f"{level.rule_id}#{episode.number}#recovered#0")
                 episode.open, episode.notified, episode.reminders = False, False, 0
-        if opened:  # one change across several levels: only the lowest is notified
+        if opened:  # one change across several levels: only the lowest is sent, the
+            # others count as sent (their recovery is due) but do not remind
+            for level in opened:
+                self.episodes[level.rule_id].notified = True
             lowest = min(opened, key=lambda level: level.threshold)
             episode = self.episodes[lowest.rule_id]
             self.due.append(f"{lowest.rule_id}#{episode.number}#{lowest.level}#0")
-            episode.notified, episode.last_notice = True, at
+            episode.last_notice = at
 
     def scan(self, profile: Profile, at: datetime) -> None:
         """Reminders while an episode lasts: the lowest open level, every period, at most

@@ -223,9 +223,10 @@ def test_a_scan_between_on_usage_read_and_write(harness, world):
     harness.aws.pump()
     world.scanned(at)
     world.delivered()
-    # Then the scan's reminder and on_usage's notices were all created, once
+    # Then the scan's reminder and on_usage's notices were all created, once (the refill
+    # recovers the upper level, which the first charge crossed with the lower one)
     world.check()
-    assert world.accounts["a1"].due == ["empty#1#0#0", "empty#1#0#1"]
+    assert world.accounts["a1"].due == ["empty#1#0#0", "empty#1#0#1", "low#1#recovered#0"]
 
 
 def test_on_usage_between_a_scan_read_and_its_write(harness, world):

@@ -107,10 +107,12 @@ def test_a_change_across_several_levels_sends_only_the_lowest(aws):
     given.entry("small", "charge", "1")
     aws.pump()
     assert [(n.rule_id, n.level) for n in given.notices()] == [("empty", "0")]
-    # and the higher level counts as sent: refilling above 20 sends no recovery for it
+    # and the higher level counts as sent: refilling above 20 recovers it (the customer
+    # was told the balance was below 20 when told it was below 0)
     given.entry("refill", "credit", "100")
     aws.pump()
-    assert [n.type for n in given.notices()] == ["balance_low"]
+    assert [(n.type, n.rule_id) for n in given.notices()] == [
+        ("balance_low", "empty"), ("balance_recovered", "low")]
 
 
 def test_first_credit_is_not_a_recovery(aws):

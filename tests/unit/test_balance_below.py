@@ -53,7 +53,8 @@ def test_threshold_is_strict():
 def test_crossing_two_levels_sends_only_the_lowest():
     result = _apply(AccountState("t", "a"), _entries(("credit", "30"), ("charge", "31")))
     assert [n.rule_id for n in result.notices] == ["empty"]
-    assert result.state.latches["low"].open and not result.state.latches["low"].notified
+    # the upper level counts as sent (contract section 3): its recovery will be due
+    assert result.state.latches["low"].open and result.state.latches["low"].notified
 
 
 def test_recovery_is_due_only_after_a_low_notice_and_rearms():
@@ -135,3 +136,39 @@ def test_properties_of_any_history(history, split, eligible):
     assert len(lows) == len(set(lows))
     if not eligible:
         assert notices == []
+
+
+LEVELS = profile_from_dict("levels", {"rules": [
+    {"id": f"below-{level}", "type": "balance_below", "threshold": level,
+     "notify_recovery": True} for level in ("100", "10", "0")]})
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["credit", "charge"]),
+                          st.sampled_from(["5", "30", "95", "150"])), min_size=1, max_size=25))
+def test_every_level_the_customer_was_told_of_recovers_once_the_balance_is_back(pairs):
+    """A change that crosses several levels sends the lowest; each level crossed counts as
+    told, so each recovers (once) when the balance is back at or above it."""
+    entries = _entries(*pairs)
+    result = _apply(AccountState("t", "a"), entries, LEVELS)
+    by_entry: dict[str, list] = {}
+    for notice in result.notices:
+        by_entry.setdefault(notice.entry_id, []).append(notice)
+    balance, told = Decimal(0), {}  # open episodes: rule id -> the customer was told
+    for entry in entries:
+        balance += entry.delta
+        notices = by_entry.get(entry.entry_id, [])
+        lows = [n for n in notices if n.type == "balance_low"]
+        recovered = {n.rule_id for n in notices if n.type == "balance_recovered"}
+        assert len(lows) <= 1  # one change, one low notice at most
+        opened = [rule for rule in LEVELS.rules
+                  if balance < rule.threshold and rule.id not in told]
+        if opened:
+            lowest = min(opened, key=lambda rule: rule.threshold)
+            assert [n.rule_id for n in lows] == [lowest.id]
+            told.update({rule.id: True for rule in opened})
+        else:
+            assert lows == []
+        closed = {rule.id for rule in LEVELS.rules
+                  if rule.threshold <= balance and rule.id in told}
+        assert recovered == {rule_id for rule_id in closed if told.pop(rule_id)}

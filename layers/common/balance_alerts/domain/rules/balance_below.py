@@ -4,8 +4,8 @@ came back (``balance_recovered``, with ``notify_recovery``).
 Due when the balance is strictly below the threshold, after each entry and again at
 every scan. Once per episode; the episode ends when the balance is at or above the
 threshold again. When one change opens several levels of a profile, only the lowest
-level gets a notice; the others count as sent. While levels stay open, the lowest one
-reminds. Post-paid and inactive accounts get none.
+level gets a notice; the others count as sent, so each of them recovers with
+``notify_recovery`` as the lowest does. While levels stay open, the lowest one reminds. Post-paid and inactive accounts get none.
 """
 
 from __future__ import annotations
@@ -64,11 +64,14 @@ class BalanceBelow(RuleType):
                 latch.notified = False
                 latch.reminders = 0
         if opened:
+            # One change across several levels: the lowest is sent, the others count as
+            # sent (their recovery is due too), and only the lowest reminds.
             lowest = min(opened, key=lambda rule: rule.threshold or Decimal(0))
+            for rule in opened:
+                state.latch(rule.id).notified = True
             latch = state.latch(lowest.id)
             notice = run.notice(lowest, "balance_low", episode=latch.episode,
                                 level=self.level(lowest), variables=_variables(state, lowest))
-            latch.notified = True
             latch.last_notice_at = notice.created_at
             notices.append(notice)
         return notices

@@ -19,10 +19,12 @@ def reminding(profile: Profile) -> bool:
 
 
 def pending(latch: Latch | None, profile: Profile) -> bool:
-    """An open, notified episode with reminders left (a later scan may remind)."""
+    """An open episode whose own notice went out, with reminders left (a later scan may
+    remind). A level that only counts as sent (a lower one was crossed with it) has no
+    notice time of its own and never reminds."""
     return bool(
         reminding(profile) and latch and latch.open and latch.notified
-        and latch.reminders < profile.max_reminders
+        and latch.last_notice_at and latch.reminders < profile.max_reminders
     )
 
 
@@ -30,9 +32,8 @@ def due(latch: Latch | None, profile: Profile, as_of: datetime) -> bool:
     """A reminder is due for this episode at ``as_of``."""
     if not pending(latch, profile):
         return False
-    assert latch is not None and profile.reminder_every_hours is not None
-    if not latch.last_notice_at:
-        return False
+    assert latch is not None and latch.last_notice_at is not None
+    assert profile.reminder_every_hours is not None
     every = timedelta(hours=profile.reminder_every_hours)
     return datetime.fromisoformat(latch.last_notice_at) + every <= as_of
 
