@@ -71,9 +71,9 @@ FIRST_USE: dict[str, tuple[tuple[str, ...], str]] = {
                       _clients("AccountItem", "ConfigItem")),
     "send_notice": (("dynamodb", "sesv2", "events"),
                     _clients("NoticeItem", "AccountItem", "ConfigItem")
-                    + "; from balance_alerts.adapters import delivery as _d, renderer as _r; "
-                    "_d.ses(); _d.events(); "
-                    "_r.render('balance_low', 'customer', _r.sample_variables('balance_low'))"),
+                    + "; from balance_alerts.adapters import delivery as _d, preview as _p, "
+                    "template_store as _t; _d.ses(); _d.events(); "
+                    "_t.render('balance_low', 'customer', _p.sample_variables('balance_low'))"),
     "api": (("dynamodb",), _clients("AccountItem", "ConfigItem", "LedgerItem")),
 }
 
