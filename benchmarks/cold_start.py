@@ -71,9 +71,9 @@ FIRST_USE: dict[str, tuple[tuple[str, ...], str]] = {
                       _clients("AccountItem", "ConfigItem")),
     "send_notice": (("dynamodb", "sesv2", "events"),
                     _clients("NoticeItem", "AccountItem", "ConfigItem")
-                    + "; from balance_alerts.adapters import delivery as _d, renderer as _r; "
-                    "_d.ses(); _d.events(); "
-                    "_r.render('balance_low', 'customer', _r.sample_variables('balance_low'))"),
+                    + "; from balance_alerts.adapters import delivery as _d, preview as _p, "
+                    "template_store as _t; _d.ses(); _d.events(); "
+                    "_t.render('balance_low', 'customer', _p.sample_variables('balance_low'))"),
     "api": (("dynamodb",), _clients("AccountItem", "ConfigItem", "LedgerItem")),
 }
 
@@ -88,7 +88,8 @@ TARGETED = ("on_usage", "periodic_scan", "send_notice")
 #: What the Lambda Python runtime provides besides the standard library.
 RUNTIME_DISTRIBUTIONS = ("boto3", "botocore", "s3transfer", "jmespath", "python-dateutil",
                          "urllib3", "six")
-LAMBDA_PATH = ROOT / "out" / "lambda-path"
+# one directory per test worker: parallel test processes must not rebuild each other's
+LAMBDA_PATH = ROOT / "out" / ("lambda-path" + os.environ.get("PYTEST_XDIST_WORKER", ""))
 #: ApiLayer (pydantic): only ApiFunction has it, next to CommonLayer (template.yaml).
 API_LAYER = ROOT / "layers" / "api"
 HEAVY = ("jinja2", "babel", "pydantic", "pydantic_core", "pynamodb", "aws_xray_sdk",

@@ -5,7 +5,7 @@ Each round starts as a new container would after its imports (``reset_warm_state
 no compiled template, no cached tenant config), sends one notice (the first: loads
 the config and compiles the templates it uses), then a batch of 25 more (warm: the
 stream mapping's batch size). Every notice is a ``balance_low`` to the customer and the
-staff, so two emails each. Also timed alone: ``renderer.render`` cold (compiling)
+staff, so two emails each. Also timed alone: ``template_store.render`` cold (compiling)
 and warm, per email.
 """
 
@@ -75,18 +75,20 @@ def _send(aws: Any, event: dict[str, Any]) -> dict[str, Any]:
 
 
 def _render_timings() -> dict[str, Any]:
-    from balance_alerts.adapters import renderer
+    from balance_alerts.adapters import rendering, template_store
+    from balance_alerts.adapters.preview import sample_variables
 
-    variables = renderer.sample_variables("balance_low")
+    variables = sample_variables("balance_low")
     cold, warm = [], []
     for _ in range(ROUNDS):
-        renderer.reset_cache()
+        rendering.reset_cache()
+        template_store.reset_cache()
         started = time.perf_counter()
-        renderer.render("balance_low", "customer", variables)
+        template_store.render("balance_low", "customer", variables)
         cold.append(time.perf_counter() - started)
         for _ in range(RENDERS):
             started = time.perf_counter()
-            renderer.render("balance_low", "customer", variables)
+            template_store.render("balance_low", "customer", variables)
             warm.append(time.perf_counter() - started)
     return {
         "first_render_ms": 1000 * median(cold),

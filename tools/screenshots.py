@@ -1,6 +1,6 @@
 """Pictures of the built-in emails, for docs/templates.md and the README.
 
-Renders every built-in template (notice type x audience) with the renderer's sample data,
+Renders every built-in template (notice type x audience) with the preview sample data,
 exactly as SendNoticeFunction would, puts a mail-client style header (from, to, subject)
 above the email's own HTML, and takes a PNG of it with headless Chromium:
 
@@ -24,7 +24,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from balance_alerts.adapters import renderer
+from balance_alerts.adapters.preview import sample_variables
+from balance_alerts.adapters.template_store import render
 from balance_alerts.domain.model import AUDIENCES
 from balance_alerts.domain.rules import NOTICE_TYPES
 
@@ -53,8 +54,8 @@ def chromium() -> str:
 
 def page(notice_type: str, audience: str) -> tuple[str, str]:
     """The HTML to photograph and the email's subject."""
-    variables = renderer.sample_variables(notice_type)
-    email = renderer.render(notice_type, audience, variables)
+    variables = sample_variables(notice_type)
+    email = render(notice_type, audience, variables)
     header = (
         '<div style="background:#ffffff;border-bottom:1px solid #d1d5db;padding:12px 20px;'
         'font-family:Arial,Helvetica,sans-serif;font-size:13px;line-height:20px;color:#4b5563;">'

@@ -6,11 +6,11 @@ Babel ships one pickle per locale (``babel/locale-data/<locale>.dat``, 1,148 of 
 about 10 MiB of the layer zipped. balance_alerts uses only ``Locale.parse``,
 ``babel.numbers.format_currency`` / ``format_decimal`` / ``is_currency`` (without a
 locale) and ``babel.dates.format_date(..., "medium")`` / ``format_time(..., "short")``
-(see ``balance_alerts/adapters/renderer.py`` and ``balance_alerts/api/schemas.py``).
+(see ``balance_alerts/adapters/rendering.py`` and ``balance_alerts/api/schemas.py``).
 This script rewrites every locale file without the keys in ``DROP``, which none of these
 read: display names (``languages``, ``territories``, ``scripts``, ``variants``,
 ``unit_*``, ``compound_unit_patterns``), time zone names (``time_zones``,
-``meta_zones``: the renderer prints the zone abbreviation from ``zoneinfo``, and no
+``meta_zones``: rendering prints the zone abbreviation from ``zoneinfo``, and no
 short time pattern carries a zone), relative and interval date formats, compact
 numbers, list patterns, measurement systems and ``character_order``. The currency
 names (``EMPTY``) are kept as empty mappings: every ``format_currency`` call looks the

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from balance_alerts.adapters import config_store, renderer
+from balance_alerts.adapters import config_store, template_store
 
 PATH = "/templates/vip/balance_low/customer"
 OVERRIDE = {
@@ -49,7 +49,7 @@ def test_get_returns_the_default_until_an_override_is_stored(aws, tenant):
     # Then it is the built-in default, as a valid override to start from
     assert got.status == 200
     assert got.body["source"] == "default"
-    default = renderer.default_template("balance_low", "customer")
+    default = template_store.default_template("balance_low", "customer")
     assert {k: got.body[k] for k in ("subject", "html", "text", "bcc")} == default
     assert (got.body["template_set"], got.body["notice_type"], got.body["audience"]) == (
         "vip", "balance_low", "customer")

@@ -48,9 +48,9 @@ def test_the_api_loads_what_validation_needs_but_not_the_renderer_or_boto3(paths
 
 
 def test_send_notice_loads_jinja2_and_babel_with_its_first_render(paths):
-    code = ("import app; from balance_alerts.adapters import renderer; "
-            "renderer.render('balance_low', 'customer', renderer.sample_variables('balance_low')); "
-            + PROBE)
+    code = ("import app; from balance_alerts.adapters import preview, template_store; "
+            "template_store.render('balance_low', 'customer', "
+            "preview.sample_variables('balance_low')); " + PROBE)
     assert _loaded("send_notice", paths, code) == ["jinja2", "babel"]
 
 

@@ -4,7 +4,7 @@ locale exactly as Babel's full data does.
 The trim runs on a copy of the venv's Babel package, as the layer's Makefile runs it.
 Then two subprocesses, one importing that trimmed copy and one the venv's Babel, format
 money, quantities and ``notice.created_at`` for every locale Babel has with the
-renderer's own helpers (``format_money``, ``format_quantity``, ``format_moment``) and
+rendering helpers (``format_money``, ``format_quantity``, ``format_moment``) and
 validate with the API's (``_currency``, ``_locale``); the outputs must be identical.
 """
 
@@ -45,7 +45,7 @@ _WORKER = f"""
 import json, sys
 import babel
 from babel.localedata import locale_identifiers
-from balance_alerts.adapters.renderer import (
+from balance_alerts.adapters.rendering import (
     _locale, format_moment, format_money, format_quantity)
 from balance_alerts.api.schemas import _currency, _locale as _valid_locale
 

@@ -6,18 +6,22 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from jinja2 import FileSystemLoader
 
-from balance_alerts.adapters import renderer
-from balance_alerts.adapters.renderer import (
+from balance_alerts.adapters import rendering
+from balance_alerts.adapters.preview import sample_variables
+from balance_alerts.adapters.rendering import (
     COMMON_VARIABLES,
     TYPE_VARIABLES,
     TemplateRenderError,
-    default_template,
     format_moment,
     format_money,
-    render,
-    sample_variables,
     template_variables,
+)
+from balance_alerts.adapters.template_store import (
+    TEMPLATES_DIR,
+    default_template,
+    render,
     validate_template,
 )
 from balance_alerts.domain.model import AUDIENCES
@@ -92,6 +96,47 @@ def test_funds_run_out_today_reads_well():
 def test_unknown_notice_type_has_no_default():
     with pytest.raises(KeyError):
         default_template("balance_high", "customer")
+
+
+@pytest.mark.parametrize("notice_type, audience", EVERY_TEMPLATE)
+def test_every_default_extends_the_one_base_layout(notice_type, audience):
+    # Each default HTML holds only its blocks: it extends its audience's layout, which
+    # extends layout.html
+    source = (TEMPLATES_DIR / notice_type / f"{audience}.html").read_text(encoding="utf-8")
+    layout = (TEMPLATES_DIR / f"layout_{audience}.html").read_text(encoding="utf-8")
+
+    assert source.startswith(f'{{% extends "layout_{audience}.html" %}}\n')
+    assert layout.startswith('{% extends "layout.html" %}\n')
+    assert "<table" not in source and "<html" not in source  # the layouts hold those
+
+
+@pytest.mark.parametrize("notice_type, audience", EVERY_TEMPLATE)
+@pytest.mark.parametrize("reminder", [0, 2])
+def test_defaults_render_as_jinja2_inheritance_renders_them(notice_type, audience, reminder):
+    # Given the sandbox with a loader for the built-in templates (which rendering never
+    # has) and a notice's context
+    env = rendering._environment(autoescape=True)
+    env.loader = FileSystemLoader(TEMPLATES_DIR)
+    variables = sample_variables(notice_type, reminder=reminder)
+    context = rendering.complete_context(variables)
+
+    # When Jinja2 resolves the inheritance itself
+    inherited = "".join(env.get_template(f"{notice_type}/{audience}.html").generate(context))
+
+    # Then it is what the self-contained default renders to
+    assert inherited == render(notice_type, audience, variables).html
+    assert "{% block" not in default_template(notice_type, audience)["html"]
+
+
+@pytest.mark.parametrize("statement", [
+    '{% extends "layout.html" %}', '{% include "layout_customer.html" %}',
+    '{% include "/etc/passwd" %}', '{% import "layout.html" as layout %}',
+])
+def test_a_stored_override_cannot_load_the_layout_or_any_file(statement):
+    # An override stored around validation renders in a sandbox without a loader
+    with pytest.raises(TemplateRenderError, match="no loader"):
+        render("balance_low", "customer", sample_variables("balance_low"),
+               override(html=statement))
 
 
 # ---------------------------------------------------------------- variables
@@ -271,15 +316,15 @@ def test_a_python_error_in_a_template_is_a_render_error():
 
 
 def test_compiled_templates_are_cached():
-    renderer.reset_cache()
+    rendering.reset_cache()
     variables = sample_variables("inactive")
 
     render("inactive", "customer", variables)
-    misses = renderer._compiled.cache_info().misses
+    misses = rendering._compiled.cache_info().misses
     render("inactive", "customer", variables)
 
-    assert renderer._compiled.cache_info().misses == misses
-    assert renderer._compiled.cache_info().hits >= 3
+    assert rendering._compiled.cache_info().misses == misses
+    assert rendering._compiled.cache_info().hits >= 3
 
 
 # ----------------------------------------------------------------- validation

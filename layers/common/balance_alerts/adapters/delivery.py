@@ -62,7 +62,7 @@ from .settings import region
 from .tables import AccountItem, NoticeItem
 
 if TYPE_CHECKING:
-    from .renderer import RenderedEmail
+    from .rendering import RenderedEmail
 
 EVENT_SOURCE = "balance-alerts"
 EVENT_BUS_NAME = os.environ.get("EVENT_BUS_NAME", "").strip() or "default"
@@ -318,7 +318,7 @@ def compose(notice: NoticeItem) -> Plan:
     Raises PermanentFailure when nothing can be sent at all."""
     # Jinja2 and Babel load here, on the first notice that renders: a container that
     # only publishes (suppressed notices, redelivered records) never loads them.
-    from . import renderer
+    from . import rendering, template_store
     try:
         account = AccountItem.get(notice.tenant_id, notice.account_id)
     except AccountItem.DoesNotExist:
@@ -328,7 +328,7 @@ def compose(notice: NoticeItem) -> Plan:
     unsubscribe = list_unsubscribe(tenant.settings)
     values = notice.variables or {}
     template_set = tenant.template_set(account.customer_class)
-    context = renderer.account_variables(
+    context = rendering.account_variables(
         values,
         notice_type=notice.type,
         reminder=int(notice.reminder or 0),
@@ -342,10 +342,10 @@ def compose(notice: NoticeItem) -> Plan:
             continue
         override = tenant.template(template_set, notice.type, audience)
         try:
-            email = renderer.render(notice.type, audience, context, override)
-        except (renderer.TemplateRenderError, KeyError) as error:
+            email = template_store.render(notice.type, audience, context, override)
+        except (rendering.TemplateRenderError, KeyError) as error:
             plan.failures[audience] = f"template {template_set}/{notice.type}/{audience}: " + (
-                str(error) if isinstance(error, renderer.TemplateRenderError)
+                str(error) if isinstance(error, rendering.TemplateRenderError)
                 else "unknown notice type")
             continue
         plan.messages.append(Message(audience, to, email,

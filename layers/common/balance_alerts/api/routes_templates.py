@@ -5,7 +5,7 @@ class says otherwise). Each set may override the built-in template of any notice
 and audience; what is not overridden falls back to the built-in default.
 
 - ``PUT``: store an override ``{"subject", "html", "text", "bcc"}`` after
-  ``renderer.validate_template``: syntax errors, unsafe constructs (sandbox escapes),
+  ``template_store.validate_template``: syntax errors, unsafe constructs (sandbox escapes),
   unknown variables and a subject that renders to more than one line are refused with
   422 and ``issues`` (field, line, message), so nothing fails later at send time.
 - ``GET``: the override, else the built-in default (``source`` says which).
@@ -16,13 +16,16 @@ and audience; what is not overridden falls back to the built-in default.
 Writes: admin; reads and previews: admin, staff (enforced in ``auth``). Stored through
 ``adapters.config_store`` under ``template#<set>#<type>#<audience>``, which is what
 SendNoticeFunction reads.
+
+The template modules (``adapters.template_store``, ``rendering``, ``preview``) are
+imported with the first template request, inside the routes: Jinja2 and Babel would add
+a tenth to every API cold start, and only these routes render (docs/performance.md).
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
 from http import HTTPStatus
-from types import ModuleType
 from typing import TYPE_CHECKING, Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
@@ -40,18 +43,9 @@ from .responses import json_response
 from .schemas import ID_PATTERN, Identifier, StrictModel
 
 if TYPE_CHECKING:
-    from ..adapters.renderer import TemplateIssue
+    from ..adapters.template_store import TemplateIssue
 
 router = Router()
-
-
-def _renderer() -> ModuleType:
-    """balance_alerts.adapters.renderer, imported with the first template request:
-    Jinja2 and Babel would add a tenth to every API cold start, and only these routes
-    render (docs/performance.md)."""
-    from ..adapters import renderer
-
-    return renderer
 
 TemplateSet = Annotated[
     str, Path(pattern=ID_PATTERN, description="Template set, as customer classes name it")
@@ -99,25 +93,27 @@ def _stored(doc: dict[str, Any]) -> dict[str, Any]:
 
 def _view(template_set: str, notice_type: str, audience: str, doc: dict[str, Any],
           source: str) -> dict[str, Any]:
-    renderer = _renderer()
+    from ..adapters.rendering import COMMON_VARIABLES, TYPE_VARIABLES
+
     return {
         "template_set": template_set,
         "notice_type": notice_type,
         "audience": audience,
         "source": source,
         **_stored(doc),
-        "available_variables": [*renderer.COMMON_VARIABLES,
-                                *renderer.TYPE_VARIABLES[notice_type]],
+        "available_variables": [*COMMON_VARIABLES, *TYPE_VARIABLES[notice_type]],
     }
 
 
 def _current(tenant_id: str, template_set: str, notice_type: str,
              audience: str) -> tuple[dict[str, Any], str]:
+    from ..adapters.template_store import default_template
+
     key = config_store.template_key(template_set, notice_type, audience)
     doc = config_store.get_doc(tenant_id, key)
     if doc is not None:
         return doc, "override"
-    return _renderer().default_template(notice_type, audience), "default"
+    return default_template(notice_type, audience), "default"
 
 
 # -------------------------------------------------------------------- routes
@@ -128,8 +124,10 @@ def put_template(
     audience: AudienceName,
     template: Annotated[dict[str, Any], Body()],
 ) -> Response[dict[str, Any]]:
+    from ..adapters.template_store import validate_template
+
     _check_kind(notice_type, audience)
-    issues = _renderer().validate_template(template, notice_type)
+    issues = validate_template(template, notice_type)
     if issues:
         return _refused(issues)
     doc = _stored(template)
@@ -153,11 +151,13 @@ def delete_template(
     template_set: TemplateSet, notice_type: NoticeTypeName, audience: AudienceName
 ) -> dict[str, Any]:
     """Revert to the built-in default; returns what applies now."""
+    from ..adapters.template_store import default_template
+
     _check_kind(notice_type, audience)
     key = config_store.template_key(template_set, notice_type, audience)
     if not config_store.delete_doc(current_identity().tenant_id, key):
         raise NotFound("no override to delete: the built-in default applies")
-    default = _renderer().default_template(notice_type, audience)
+    default = default_template(notice_type, audience)
     return _view(template_set, notice_type, audience, default, "default")
 
 
@@ -170,12 +170,14 @@ def preview_template(
 ) -> Response[dict[str, Any]]:
     """``{"subject", "html", "text", "bcc", "source", "variables"}``: the email as the
     account (or a sample account) would get it, and the variables it was rendered with."""
+    from ..adapters.rendering import PARTS, TemplateRenderError
+    from ..adapters.template_store import TemplateIssue, render, validate_template
+
     _check_kind(notice_type, audience)
-    renderer = _renderer()
     preview = preview or PreviewIn()
     tenant_id = current_identity().tenant_id
     if preview.template is not None:
-        issues = renderer.validate_template(preview.template, notice_type)
+        issues = validate_template(preview.template, notice_type)
         if issues:
             return _refused(issues)
         doc, source = preview.template, "request"
@@ -188,14 +190,13 @@ def preview_template(
     else:
         variables = _sample_variables(tenant, notice_type, preview.reminder)
     try:
-        email = renderer.render(notice_type, audience, variables, doc)
-    except renderer.TemplateRenderError as error:
+        email = render(notice_type, audience, variables, doc)
+    except TemplateRenderError as error:
         field, _, detail = str(error).partition(": ")
         part, _, line = field.partition(" line ")
-        if part not in renderer.PARTS:
+        if part not in PARTS:
             part, detail = "subject", str(error)
-        return _refused([renderer.TemplateIssue(part, int(line) if line.isdigit() else None,
-                                                 detail)])
+        return _refused([TemplateIssue(part, int(line) if line.isdigit() else None, detail)])
     return json_response(HTTPStatus.OK, {
         "subject": email.subject,
         "html": email.html,
@@ -210,8 +211,10 @@ def preview_template(
 def _sample_variables(tenant: config_store.TenantConfig, notice_type: str,
                       reminder: int) -> dict[str, Any]:
     """The sample data, spoken in the tenant's name and default currency."""
+    from ..adapters.preview import sample_variables
+
     currency = str(tenant.settings.get("default_currency") or "USD")
-    variables = _renderer().sample_variables(notice_type, currency=currency, reminder=reminder)
+    variables = sample_variables(notice_type, currency=currency, reminder=reminder)
     if tenant.settings.get("name"):
         variables["tenant"] = {"name": tenant.settings["name"]}
     return variables
@@ -222,13 +225,15 @@ def _account_variables(tenant: config_store.TenantConfig, account: Any, notice_t
     """The account's real name, address, balance, currency, locale and time zone; what a
     notice of this type would add (threshold, days) from the account's profile where it
     says, else from the sample."""
-    renderer = _renderer()
-    values = renderer.sample_values(notice_type)
+    from ..adapters.preview import sample_values
+    from ..adapters.rendering import TYPE_VARIABLES, account_variables
+
+    values = sample_values(notice_type)
     values["currency"] = account.currency
-    if "balance" in renderer.TYPE_VARIABLES[notice_type]:
+    if "balance" in TYPE_VARIABLES[notice_type]:
         values["balance"] = format(account.balance or 0, "f")
     values.update(_profile_values(tenant.profile(account.profile_id), notice_type))
-    return renderer.account_variables(
+    return account_variables(
         values,
         notice_type=notice_type,
         reminder=reminder,

@@ -1,5 +1,5 @@
-"""Notice email templates: built-in defaults, tenant overrides, sandboxed rendering and
-validation.
+"""Rendering notice emails: the sandboxed Jinja2 environments, the template variables
+and their formatting, and one template document turned into an email.
 
 Templates are Jinja2 run in ``ImmutableSandboxedEnvironment`` (no access to ``_``
 attributes, no mutation of the values passed in) with ``StrictUndefined``: a template
@@ -14,7 +14,8 @@ bounded: at most ``MAX_ITERATIONS`` loop steps per part, ``range`` and lists of 
 formatting, no macros or recursive loops, a filter allow-list without the ones that pad
 or repeat (``center``, ``indent``, ``wordwrap``, ``format``, ``batch``, ...), and
 ``MAX_OUTPUT`` characters per rendered part. These are enforced by the environment
-(compiled into every template), not only by ``validate_template``.
+(compiled into every template), not only by ``template_store.validate_template``.
+The environments have no loader: a template cannot read another one, or any file.
 A variable that does not apply to a notice type (``days_left`` for ``balance_low``) is
 ``None`` and prints as nothing. Amounts are formatted for the account's locale and
 currency (babel), ``notice.created_at`` in the account's time zone; which variables each
@@ -23,22 +24,18 @@ notice type sets is ``TYPE_VARIABLES`` (docs/templates.md is its long form).
 Compiled templates are cached per warm container, keyed by their source, so an edited
 override compiles once and the built-in defaults compile once per container.
 
-The built-in defaults live in ``balance_alerts/templates/``: one shared ``layout.html``
-(table layout, inline styles, a preheader) around a per type and audience fragment,
-assembled into self-contained documents, so what the API returns for "the default" is
-a valid override to start from.
+Which template applies (a tenant's override or the built-in default) is
+``template_store``'s; the sample data of previews is ``preview``'s.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
-from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -47,17 +44,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_time
 from babel.numbers import format_currency, format_decimal
-from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError, meta, nodes
+from jinja2 import StrictUndefined, Template, TemplateError, nodes
 from jinja2.compiler import CodeGenerator, Frame
-from jinja2.defaults import DEFAULT_FILTERS
 from jinja2.exceptions import SecurityError
 from jinja2.runtime import Context, markup_join, str_join
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from ..domain.model import AUDIENCES
-from ..domain.rules import NOTICE_TYPES
-
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 PARTS = ("subject", "html", "text")
 DEFAULT_LOCALE = "en_US"
 DEFAULT_TIMEZONE = "UTC"
@@ -91,9 +83,6 @@ TYPE_VARIABLES: dict[str, tuple[str, ...]] = {
                     "member_id"),
 }
 
-MAX_SUBJECT_SOURCE = 1_000
-MAX_BODY_SOURCE = 100_000
-MAX_BCC = 10
 #: Work a template may do while rendering one part (see the module docstring).
 MAX_ITERATIONS = 10_000
 MAX_ITEMS = 10_000
@@ -111,22 +100,8 @@ ALLOWED_FILTERS = frozenset({
     "wordcount", "xmlattr",
 })
 #: str methods that pad or repeat by an argument; the filters cover the useful ones.
-_BOUNDLESS_METHODS = frozenset({"center", "ljust", "rjust", "zfill", "expandtabs", "join",
-                                "replace", "format", "format_map"})
-_EMAIL = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+$")
-#: Attribute names refused even though the sandbox would stop most of them at render.
-_UNSAFE_ATTRIBUTES = frozenset({"mro", "format", "format_map", "gi_frame", "gi_code",
-                                "cr_frame", "cr_code", "ag_frame", "ag_code", "f_globals"})
-_FORBIDDEN_NODES: dict[type[nodes.Node], str] = {
-    nodes.Extends: "extends",
-    nodes.Include: "include",
-    nodes.Import: "import",
-    nodes.FromImport: "from ... import",
-    nodes.Macro: "macro",
-    nodes.CallBlock: "call",
-    nodes.ScopedEvalContextModifier: "autoescape",
-    nodes.EvalContextModifier: "autoescape",
-}
+BOUNDLESS_METHODS = frozenset({"center", "ljust", "rjust", "zfill", "expandtabs", "join",
+                               "replace", "format", "format_map"})
 
 
 # --------------------------------------------------------------------------- results
@@ -136,22 +111,6 @@ class RenderedEmail:
     html: str
     text: str
     bcc: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class TemplateIssue:
-    """One reason a template is refused: which part, which line (1-based), what."""
-
-    field: str
-    line: int | None
-    message: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"field": self.field, "line": self.line, "message": self.message}
-
-    def __str__(self) -> str:
-        where = f"{self.field} line {self.line}" if self.line else self.field
-        return f"{where}: {self.message}"
 
 
 class TemplateRenderError(Exception):
@@ -164,7 +123,7 @@ def _blank_none(value: Any) -> Any:
     return "" if value is None else value
 
 
-#: Loop steps left in the part being rendered (set by ``_render_part``).
+#: Loop steps left in the part being rendered (set by ``render_part``).
 _ITERATIONS_LEFT: ContextVar[list[int] | None] = ContextVar("iterations_left", default=None)
 
 
@@ -279,7 +238,7 @@ class _Sandbox(ImmutableSandboxedEnvironment):
     def call(__self, __context: Context, __obj: Any, *args: Any,  # noqa: N805
              **kwargs: Any) -> Any:
         if (isinstance(getattr(__obj, "__self__", None), str)
-                and getattr(__obj, "__name__", "") in _BOUNDLESS_METHODS):
+                and getattr(__obj, "__name__", "") in BOUNDLESS_METHODS):
             raise SecurityError(f"the string method {__obj.__name__!r} is not allowed")
         return super().call(__context, __obj, *args, **kwargs)
 
@@ -332,51 +291,19 @@ _HTML_ENV = _environment(autoescape=True)
 _PLAIN_ENV = _environment(autoescape=False)
 
 
-def _env_for(part: str) -> ImmutableSandboxedEnvironment:
+def environment_for(part: str) -> ImmutableSandboxedEnvironment:
+    """The sandbox a part is parsed and rendered in: autoescaped for ``html`` only."""
     return _HTML_ENV if part == "html" else _PLAIN_ENV
 
 
 @lru_cache(maxsize=512)
 def _compiled(part: str, source: str) -> Template:
-    return _env_for(part).from_string(source)
+    return environment_for(part).from_string(source)
 
 
 def reset_cache() -> None:
-    """Forget compiled templates and loaded defaults (a cold start)."""
+    """Forget compiled templates (a cold start)."""
     _compiled.cache_clear()
-    default_template.cache_clear()
-
-
-# ------------------------------------------------------------------ built-in defaults
-def _read(name: str) -> str:
-    return (TEMPLATES_DIR / name).read_text(encoding="utf-8")
-
-
-@lru_cache(maxsize=None)
-def default_template(notice_type: str, audience: str) -> dict[str, Any]:
-    """The built-in template of a notice type and audience, as a self-contained document
-    ``{"subject", "html", "text", "bcc": []}`` (the shape of an override)."""
-    if notice_type not in NOTICE_TYPES or audience not in AUDIENCES:
-        raise KeyError(f"no template for {notice_type}/{audience}")
-    base = f"{notice_type}/{audience}"
-    fragment = _read(f"{base}.html")
-    first, _, content = fragment.partition("\n")
-    match = re.fullmatch(r"\s*<!--\s*preheader:(.*?)-->\s*", first)
-    preheader = match.group(1).strip() if match else ""
-    if not match:
-        content = fragment
-    html = (
-        _read("layout.html")
-        .replace("%%PREHEADER%%", preheader)
-        .replace("%%CONTENT%%", content.strip("\n"))
-        .replace("%%FOOTER%%", _read(f"footer_{audience}.html").strip("\n"))
-    )
-    return {
-        "subject": _read(f"{base}.subject").strip(),
-        "html": html,
-        "text": _read(f"{base}.txt"),
-        "bcc": [],
-    }
 
 
 # ------------------------------------------------------------------------- variables
@@ -497,20 +424,6 @@ def template_variables(
     }
 
 
-_SAMPLES: dict[str, dict[str, Any]] = {
-    "balance_low": {"balance": "12.50", "threshold": "20.00", "max_reminders": 3},
-    "balance_recovered": {"balance": "45.00", "threshold": "20.00"},
-    "funds_run_out": {"balance": "18.40", "days_left": 5},
-    "inactive": {"balance": "3.20", "threshold": "5.00", "inactive_days": 30,
-                 "max_reminders": 3},
-    "package_low": {
-        "package": {"name": "10 piano lessons"},
-        "item": {"service": "piano lesson", "remaining": "2", "purchased": "10"},
-        "member_id": "student-7",
-    },
-}
-
-
 def account_variables(
     values: Mapping[str, Any] | None,
     *,
@@ -537,38 +450,7 @@ def account_variables(
     )
 
 
-SAMPLE_CREATED_AT = "2026-11-02T14:30:00+00:00"
-
-
-def sample_values(notice_type: str) -> dict[str, Any]:
-    """The raw ``variables`` map a decider would store for a notice of this type
-    (decimal strings, as in NoticesTable), without the rule's addresses."""
-    if notice_type not in _SAMPLES:
-        raise KeyError(f"unknown notice type {notice_type!r}")
-    return {key: dict(value) if isinstance(value, dict) else value
-            for key, value in _SAMPLES[notice_type].items()}
-
-
-def sample_variables(notice_type: str, *, locale: str = DEFAULT_LOCALE,
-                     currency: str = "USD", timezone: str = DEFAULT_TIMEZONE,
-                     reminder: int = 0) -> dict[str, Any]:
-    """A plausible template context for a notice type (previews, docs, validation)."""
-    return template_variables(
-        {"currency": currency, **sample_values(notice_type)},
-        notice_type=notice_type,
-        reminder=reminder,
-        tenant_name="Acme Music School",
-        account_id="acct-1001",
-        account_name="Jordan Smith",
-        account_email="jordan@example.com",
-        locale=locale,
-        currency=currency,
-        timezone=timezone,
-        created_at=SAMPLE_CREATED_AT,
-    )
-
-
-def _complete(variables: Mapping[str, Any]) -> dict[str, Any]:
+def complete_context(variables: Mapping[str, Any]) -> dict[str, Any]:
     """Every known variable present (None when missing), namespaces with all their fields,
     so a valid template never meets an undefined name."""
     context: dict[str, Any] = {name: variables.get(name) for name in SCALARS}
@@ -606,7 +488,10 @@ def _generate(template: Template, context: Mapping[str, Any]) -> str:
         _ITERATIONS_LEFT.reset(token)
 
 
-def _render_part(part: str, source: str, context: Mapping[str, Any]) -> str:
+def render_part(part: str, source: str, context: Mapping[str, Any]) -> str:
+    """One part of an email (``subject``, ``html`` or ``text``) rendered with a complete
+    context; a subject is stripped and must be one line. Raises TemplateRenderError with
+    the part and, where known, the line."""
     try:
         output = _generate(_compiled(part, source), context)
     except Exception as error:  # noqa: BLE001 - any error of a template is the template's
@@ -623,157 +508,14 @@ def _render_part(part: str, source: str, context: Mapping[str, Any]) -> str:
     return output
 
 
-def render(
-    notice_type: str,
-    audience: str,
-    variables: Mapping[str, Any],
-    override: Mapping[str, Any] | None = None,
-) -> RenderedEmail:
-    """Render one email. ``override`` (a tenant's template document) wins over the
-    built-in default, part by part. Raises TemplateRenderError (permanent)."""
-    default = default_template(notice_type, audience)
-    doc = override or {}
-    context = _complete(variables)
-    sources = {part: doc.get(part) or default[part] for part in PARTS}
-    bcc = doc.get("bcc") if override else default["bcc"]
+def render_template(template: Mapping[str, Any], variables: Mapping[str, Any]) -> RenderedEmail:
+    """Render one email from a complete template document ``{"subject", "html", "text",
+    "bcc"}``. Raises TemplateRenderError (permanent)."""
+    context = complete_context(variables)
     return RenderedEmail(
-        subject=_render_part("subject", sources["subject"], context),
-        html=_render_part("html", sources["html"], context),
-        text=_render_part("text", sources["text"], context),
-        bcc=tuple(str(address).strip() for address in (bcc or []) if str(address).strip()),
+        subject=render_part("subject", template["subject"], context),
+        html=render_part("html", template["html"], context),
+        text=render_part("text", template["text"], context),
+        bcc=tuple(str(address).strip() for address in (template.get("bcc") or [])
+                  if str(address).strip()),
     )
-
-
-# ------------------------------------------------------------------------ validate
-def _check_ast(part: str, ast: nodes.Template) -> list[TemplateIssue]:
-    issues: list[TemplateIssue] = []
-
-    def refuse(node: nodes.Node, message: str) -> None:
-        issues.append(TemplateIssue(part, getattr(node, "lineno", None), message))
-
-    for node in ast.find_all(nodes.Filter):
-        if node.name == "attr":
-            refuse(node, "the attr filter is not allowed")
-        elif node.name == "safe":
-            refuse(node, "the safe filter is not allowed: values are always escaped in HTML")
-        elif node.name in DEFAULT_FILTERS and node.name not in ALLOWED_FILTERS:
-            refuse(node, f"the {node.name} filter is not allowed in email templates")
-    try:
-        undeclared = meta.find_undeclared_variables(ast)
-    except TemplateSyntaxError as error:  # an unknown filter or test
-        return issues or [TemplateIssue(part, error.lineno, error.message or "syntax error")]
-    for name in sorted(undeclared - KNOWN_VARIABLES):
-        first = next((n for n in ast.find_all(nodes.Name) if n.name == name), None)
-        if name.startswith("_"):
-            refuse(first or ast, f"unsafe name {name!r}")
-        else:
-            refuse(first or ast, f"unknown variable {name!r}")
-    for node_type, label in _FORBIDDEN_NODES.items():
-        for node in ast.find_all(node_type):
-            refuse(node, f"{{% {label} %}} is not allowed in email templates")
-    for node in ast.find_all(nodes.For):
-        if node.recursive:
-            refuse(node, "recursive loops are not allowed in email templates")
-    for node in ast.find_all(nodes.Getattr):
-        if node.attr.startswith("_") or node.attr in _UNSAFE_ATTRIBUTES:
-            refuse(node, f"unsafe attribute {node.attr!r}")
-        elif node.attr in _BOUNDLESS_METHODS:
-            refuse(node, f"the string method {node.attr!r} is not allowed "
-                         f"(use the {node.attr!r} filter where there is one)")
-        elif (isinstance(node.node, nodes.Name) and node.node.name in NAMESPACES
-              and node.node.name in undeclared
-              and node.attr not in NAMESPACES[node.node.name]):
-            refuse(node, f"unknown variable '{node.node.name}.{node.attr}'")
-    for node in ast.find_all(nodes.Getitem):
-        key = node.arg.value if isinstance(node.arg, nodes.Const) else None
-        if isinstance(key, str) and (key.startswith("_") or key in _UNSAFE_ATTRIBUTES):
-            refuse(node, f"unsafe attribute {key!r}")
-        elif (isinstance(key, str) and isinstance(node.node, nodes.Name)
-              and node.node.name in NAMESPACES and node.node.name in undeclared
-              and key not in NAMESPACES[node.node.name]):
-            refuse(node, f"unknown variable '{node.node.name}.{key}'")
-        elif not isinstance(node.arg, (nodes.Const, nodes.Slice)):
-            refuse(node, "computed attribute names are not allowed")
-    for node in ast.find_all(nodes.Name):
-        if node.name.startswith("_") and node.name not in undeclared:
-            refuse(node, f"unsafe name {node.name!r}")
-    return issues
-
-
-def _validate_source(part: str, source: str) -> list[TemplateIssue]:
-    env = _env_for(part)
-    try:
-        ast = env.parse(source)
-    except TemplateSyntaxError as error:
-        return [TemplateIssue(part, error.lineno, error.message or "syntax error")]
-    issues = sorted(_check_ast(part, ast), key=lambda issue: issue.line or 0)
-    if issues:
-        return issues
-    try:
-        env.compile(source)  # unknown filters and tests are found here
-    except TemplateSyntaxError as error:
-        return [TemplateIssue(part, error.lineno, error.message or "syntax error")]
-    return []
-
-
-def validate_template(doc: Any, notice_type: str | None = None) -> list[TemplateIssue]:
-    """Why a template document ``{"subject", "html", "text", "bcc"}`` cannot be used;
-    an empty list when it can. Refuses syntax errors, unsafe constructs, unknown
-    variables, and a subject that does not render to one line (tried with the sample
-    data of ``notice_type``, or of every type when None)."""
-    if not isinstance(doc, Mapping):
-        return [TemplateIssue("template", None, "must be an object with subject, html, text")]
-    issues: list[TemplateIssue] = []
-    for name in sorted(set(doc) - {*PARTS, "bcc"}):
-        issues.append(TemplateIssue(str(name), None, "unknown field"))
-    for part in PARTS:
-        source = doc.get(part)
-        limit = MAX_SUBJECT_SOURCE if part == "subject" else MAX_BODY_SOURCE
-        if not isinstance(source, str) or not source.strip():
-            issues.append(TemplateIssue(part, None, "is required (a non-empty string)"))
-        elif len(source) > limit:
-            issues.append(TemplateIssue(part, None, f"is longer than {limit} characters"))
-        else:
-            issues.extend(_validate_source(part, source))
-    issues.extend(_validate_bcc(doc.get("bcc")))
-    if issues:
-        return issues
-    types = [notice_type] if notice_type in NOTICE_TYPES else list(NOTICE_TYPES)
-    for kind in types:
-        context = _complete(sample_variables(kind))
-        for part in PARTS:
-            try:
-                _render_part(part, doc[part], context)
-            except TemplateRenderError as error:
-                text = str(error)
-                line = _line_in(text) or (_subject_break_line(doc[part])
-                                          if part == "subject" else None)
-                return [TemplateIssue(part, line, _without_where(text, part))]
-    return []
-
-
-def _validate_bcc(bcc: Any) -> list[TemplateIssue]:
-    if bcc is None:
-        return []
-    if not isinstance(bcc, list) or not all(isinstance(a, str) for a in bcc):
-        return [TemplateIssue("bcc", None, "must be a list of email addresses")]
-    if len(bcc) > MAX_BCC:
-        return [TemplateIssue("bcc", None, f"at most {MAX_BCC} addresses")]
-    bad = [a for a in bcc if not _EMAIL.match(a.strip())]
-    return [TemplateIssue("bcc", None, f"not an email address: {a!r}") for a in bad]
-
-
-def _line_in(text: str) -> int | None:
-    match = re.search(r" line (\d+):", text)
-    return int(match.group(1)) if match else None
-
-
-def _without_where(text: str, part: str) -> str:
-    return re.sub(rf"^{part}( line \d+)?: ", "", text)
-
-
-def _subject_break_line(source: str) -> int:
-    """Where a subject breaks into a second line: the line after the first newline of its
-    source, else 1 (the newline comes from a value)."""
-    stripped = source.strip()
-    return 2 if "\n" in stripped else 1
