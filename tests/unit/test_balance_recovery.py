@@ -5,8 +5,6 @@ counted as sent)")."""
 
 from __future__ import annotations
 
-import pytest
-
 from tests.unit.history import Account, at, profile
 
 LEVELS = profile(
@@ -40,10 +38,6 @@ def test_levels_told_one_after_another_each_recover():
         ("balance_recovered", "empty"), ("balance_recovered", "low")]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "balance_below sends balance_recovered only for a level whose own balance_low was "
-    "created; the contract also makes it due for a level counted as sent because a "
-    "lower level crossed by the same change was notified"))
 def test_a_level_counted_as_sent_recovers_too():
     account = crossed_both()
     recovered = account.credit("100", at(1))

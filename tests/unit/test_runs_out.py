@@ -8,11 +8,11 @@ from decimal import Decimal
 from fractions import Fraction
 
 import pytest
+from balance_alerts.domain.rules.runs_out import days_left, optimistic_days_left
+from balance_alerts.domain.watch import needs_watch
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from balance_alerts.domain.rules.runs_out import days_left, optimistic_days_left
-from balance_alerts.domain.watch import needs_watch
 from tests.unit.history import Account, amounts, at, brief, histories, profile, replay
 
 D = Decimal
@@ -132,9 +132,6 @@ def test_the_forecast_is_rounded_down():
     assert days_left(account.state, at(13, 12)) == 5
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "days_left divides by a rounded daily average (balance / (spent / days) at 28 "
-    "digits): an exact whole number of days comes out one day short"))
 def test_an_exact_whole_number_of_days_is_not_rounded_down_a_day():
     # Given 10.00 charged on day 0 and 10.00 left: on day 5 the average is 10 / 6 a day
     account = Account(profile(dict(RUNWAY_RULE, days=[5])))
@@ -300,9 +297,6 @@ def _expected_days_left(top_up: Decimal, charges, as_of) -> int | None:
     return int(balance * days // spent)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "days_left divides by a rounded daily average: an exact whole number of days comes "
-    "out one day short (10.00 left, 10.00 spent over 6 days gives 5, not 6)"))
 @settings(max_examples=150, deadline=None)
 @given(st.decimals(min_value=D(0), max_value=D(1000), places=2),
        st.lists(st.tuples(st.integers(min_value=0, max_value=24 * 20), amounts), max_size=12),

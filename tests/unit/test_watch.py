@@ -14,12 +14,12 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from balance_alerts.domain.model import AccountState
 from balance_alerts.domain.rules import RuleContext, on_scan
 from balance_alerts.domain.watch import needs_watch, watch_of, watch_shard
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from tests.unit.history import Account, amounts, at, profile, replay
 
 LOW = {"id": "low", "type": "balance_below", "threshold": "20.00", "notify_recovery": True}
@@ -243,10 +243,6 @@ def test_an_unwatched_account_has_nothing_due_at_any_later_scan(history, every, 
         assert notices == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "optimistic_days_left only counts spend up to the day it is asked for: a charge "
-    "dated ahead of that day is left out, so an account whose forecast will reach a "
-    "mark once that day comes is left out of the watch index"))
 def test_a_charge_dated_ahead_keeps_the_account_watched():
     runway = profile(RUNWAY)
     account = Account(runway)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from decimal import ROUND_FLOOR, Decimal
+from decimal import Decimal, localcontext
 from typing import Any
 
 from ..model import AccountState, NoticeDraft, Profile, Rule
@@ -22,6 +22,7 @@ from ..spend import WINDOW_DAYS, window_spend
 from .base import Evaluation, RuleType
 
 MIN_HISTORY_DAYS = 3
+EXACT_DIGITS = 120  # balance * days and its quotient by a 38-digit spend, never rounded
 DEFAULT_MARKS = (10, 5, 3, 1, 0)
 
 
@@ -46,18 +47,26 @@ def _window(first: datetime, as_of: datetime) -> int:
 
 
 def _floor_days(balance: Decimal, spent: Decimal, days: int) -> int:
-    daily = spent / Decimal(days)
-    return int((balance / daily).to_integral_value(rounding=ROUND_FLOOR))
+    """floor(balance / (spent / days)), exactly: as balance * days // spent, never through a
+    rounded daily average (10.00 left at 10.00 over 6 days is 6 days, not 5.99... -> 5)."""
+    with localcontext() as context:
+        context.prec = EXACT_DIGITS
+        return int((balance * days) // spent)
 
 
 def optimistic_days_left(state: AccountState, as_of: datetime) -> int | None:
     """A lower bound of every later forecast while no new charge arrives (spend only
-    leaves the window; the averaging period only grows): used to decide ``watch``."""
+    leaves the window, but for charges dated ahead, counted as if their day had come;
+    the averaging period only grows): used to decide ``watch``."""
     if state.first_charge_at is None or not state.spend:
         return None
     if state.balance <= 0:
         return 0
-    spent = window_spend(state.spend, as_of)
+    # The most spend any later window holds: charges dated ahead of ``as_of`` enter it
+    # when their day comes.
+    later = [datetime.fromisoformat(day).replace(tzinfo=as_of.tzinfo)
+             for day in state.spend if day > as_of.date().isoformat()]
+    spent = max(window_spend(state.spend, moment) for moment in [as_of, *later])
     if spent <= 0:
         return None
     first = datetime.fromisoformat(state.first_charge_at)
