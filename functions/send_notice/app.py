@@ -20,8 +20,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from balance_alerts.adapters.delivery import RetryLater, deliver_notice
 from balance_alerts.observability import logger, metrics
+from balance_alerts.services.send_notice import RetryLater, deliver_notice
 
 
 def notice_keys(record: dict[str, Any]) -> tuple[str, str] | None:
