@@ -161,10 +161,11 @@ def test_deleting_the_override_brings_the_default_back(aws):
 # ----------------------------------------------------------------- delivery
 def test_customer_email_carries_list_unsubscribe_and_the_configuration_set(
         aws, ses_calls, monkeypatch):
-    from balance_alerts.adapters.channels import email
+    from balance_alerts.adapters import settings
 
     # Given a tenant with an unsubscribe address and a configuration set in the environment
-    monkeypatch.setattr(email, "CONFIGURATION_SET", "balance-alerts")
+    monkeypatch.setenv("SES_CONFIGURATION_SET", "balance-alerts")
+    settings.reset_cache()
     given_tenant(aws, unsubscribe="mailto:unsubscribe@acme.test?subject=unsubscribe")
     given_account(aws)
 

@@ -143,10 +143,11 @@ def test_pending_notice_sends_one_email_per_audience(aws, ses_calls):
 
 
 def test_configuration_set_is_used_when_configured(aws, ses_calls, monkeypatch):
-    from balance_alerts.adapters.channels import email
+    from balance_alerts.adapters import settings
 
     # Given a configuration set in the function's environment
-    monkeypatch.setattr(email, "CONFIGURATION_SET", "balance-alerts")
+    monkeypatch.setenv("SES_CONFIGURATION_SET", "balance-alerts")
+    settings.reset_cache()
     builders.tenant()
     given_account()
     given_notice()

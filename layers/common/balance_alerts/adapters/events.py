@@ -5,7 +5,6 @@ identifiers and the outcome, never an email address or a name."""
 from __future__ import annotations
 
 import json
-import os
 from functools import cache
 from typing import Any
 
@@ -15,11 +14,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ..observability import mask_emails
 from . import session
 from .errors import describe
-from .settings import region
+from .settings import settings
 from .tables import NoticeItem
 
 EVENT_SOURCE = "balance-alerts"
-EVENT_BUS_NAME = os.environ.get("EVENT_BUS_NAME", "").strip() or "default"
 
 _CLIENT_CONFIG = Config(
     retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=10
@@ -35,7 +33,7 @@ def client() -> Any:
     """The container's EventBridge client (botocore's, from the session the tables share,
     made on first use)."""
     return session.botocore_session().create_client(
-        "events", region_name=region(), config=_CLIENT_CONFIG)
+        "events", region_name=settings().region, config=_CLIENT_CONFIG)
 
 
 def event_detail(notice: NoticeItem) -> dict[str, Any]:
@@ -63,7 +61,7 @@ def publish(notice: NoticeItem) -> None:
             "Source": EVENT_SOURCE,
             "DetailType": notice.type,
             "Detail": json.dumps(event_detail(notice)),
-            "EventBusName": EVENT_BUS_NAME,
+            "EventBusName": settings().event_bus_name,
         }])
     except (ClientError, BotoCoreError) as error:
         raise PublishFailed(f"EventBridge: {describe(error)}") from None

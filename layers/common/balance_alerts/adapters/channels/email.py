@@ -28,7 +28,6 @@ masked before they are returned.
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from collections.abc import Iterable, Mapping
@@ -44,7 +43,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ...observability import logger, metrics
 from .. import session
 from ..errors import describe, error_code
-from ..settings import region
+from ..settings import settings
 from ..tables import AccountItem, NoticeItem
 from .interface import Notice, Outcome, PermanentFailure
 
@@ -52,9 +51,6 @@ if TYPE_CHECKING:
     from ..renderer import RenderedEmail
 
 NAME = "email"
-CONFIGURATION_SET = os.environ.get("SES_CONFIGURATION_SET", "").strip()
-CHECK_SUPPRESSION = os.environ.get("SES_CHECK_SUPPRESSION", "true").strip().lower() not in (
-    "false", "no", "0", "off")
 SUPPRESSION_CACHE_SECONDS = 300.0
 
 _CLIENT_CONFIG = Config(
@@ -69,7 +65,7 @@ _CLIENT_CONFIG = Config(
 def client() -> Any:
     """The container's SES v2 client."""
     return session.botocore_session().create_client(
-        "sesv2", region_name=region(), config=_CLIENT_CONFIG)
+        "sesv2", region_name=settings().region, config=_CLIENT_CONFIG)
 
 
 #: SES v2 SendEmail errors that retrying the same request cannot fix.
@@ -209,7 +205,7 @@ def suppression(address: str) -> str | None:
 
 def deliverable(addresses: list[str]) -> tuple[list[str], list[str]]:
     """(the addresses SES will deliver to, the suppression reasons of the others)."""
-    if not CHECK_SUPPRESSION:
+    if not settings().ses_check_suppression:
         return list(addresses), []
     keep: list[str] = []
     reasons: list[str] = []
@@ -278,8 +274,9 @@ def send_email(source: str, message: Message, notice: NoticeItem) -> str:
             {"Name": "tenant_id", "Value": _tag(notice.tenant_id)},
         ],
     }
-    if CONFIGURATION_SET:
-        request["ConfigurationSetName"] = CONFIGURATION_SET
+    configuration_set = settings().ses_configuration_set
+    if configuration_set:
+        request["ConfigurationSetName"] = configuration_set
     return str(client().send_email(**request)["MessageId"])
 
 
