@@ -50,10 +50,10 @@ FUNCTIONS = {
 }
 BASELINE = "boto3"
 #: Suffix of the "first invocation" targets: the function's import and init plus what its
-#: first invocation sets up before any request goes out (its AWS clients - pynamodb and
-#: delivery make them on first use - and, for send_notice, the first render), next to
-#: ``import boto3`` plus one boto3 client per service it calls: what the same function
-#: written by hand cannot do without.
+#: first invocation sets up before any request goes out (its AWS clients - pynamodb, the
+#: email channel and the event publisher make them on first use - and, for send_notice,
+#: the first render), next to ``import boto3`` plus one boto3 client per service it
+#: calls: what the same function written by hand cannot do without.
 FIRST = "+first"
 
 
@@ -71,8 +71,10 @@ FIRST_USE: dict[str, tuple[tuple[str, ...], str]] = {
                       _clients("AccountItem", "ConfigItem")),
     "send_notice": (("dynamodb", "sesv2", "events"),
                     _clients("NoticeItem", "AccountItem", "ConfigItem")
-                    + "; from balance_alerts.adapters import delivery as _d, preview as _p, "
-                    "template_store as _t; _d.ses(); _d.events(); "
+                    + "; from balance_alerts.adapters import events as _v, preview as _p, "
+                    "template_store as _t; "
+                    "from balance_alerts.adapters.channels import email as _e; "
+                    "_e.client(); _v.client(); "
                     "_t.render('balance_low', 'customer', _p.sample_variables('balance_low'))"),
     "api": (("dynamodb",), _clients("AccountItem", "ConfigItem", "LedgerItem")),
 }

@@ -38,7 +38,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from balance_alerts.adapters import accounts, config_store
 from balance_alerts.adapters.attributes import to_plain
-from balance_alerts.adapters.settings import watch_shards
+from balance_alerts.adapters.settings import settings
 from balance_alerts.adapters.tables import AccountItem
 from balance_alerts.domain.ledger import apply_entries
 from balance_alerts.domain.watch import watch_of
@@ -88,7 +88,7 @@ def record_handler(record: DynamoDBRecord) -> dict[str, Any]:
         return {"entry_id": entry.entry_id, "result": result.outcomes[0].result}
     result.state.applied = {}
     as_of = max(now, entry.occurred_at or entry.recorded_at)
-    watch = watch_of(result.state, rules.profile, as_of, watch_shards())
+    watch = watch_of(result.state, rules.profile, as_of, settings().watch_shards)
     # ... write (conditional on the version read; with the notices when one is due)
     accounts.commit(state, result.state, result.notices, watch=watch)
     return {"entry_id": entry.entry_id, "result": "applied",

@@ -133,14 +133,14 @@ def _fill(start: int, stop: int) -> dict[str, Any]:
     must equal what ``_build`` makes of the same item; the rest are built by ``_build``
     and stored where ``put_item`` stores them. Only the time of the load changes: what
     the scans read is the same table."""
-    from balance_alerts.adapters.settings import watch_shards
+    from balance_alerts.adapters.settings import settings
     from balance_alerts.domain.watch import watch_shard
 
     table = _backend().get_table(cfn.physical_name("AccountsTable"))
     # put_item would also feed the table's stream; the Accounts table has none.
     assert table.stream_shard is None and table.range_key_attr == "account_id"
     healthy, at_risk = (json.dumps(item) for item in _templates())
-    shards = watch_shards()
+    shards = settings().watch_shards
     validated = 0
     for number in range(start, stop):
         account_id = f"acct-{number:06d}"

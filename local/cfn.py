@@ -13,6 +13,11 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "template.yaml"
 STACK = "balance-alerts"
+#: The local runtime's key for the API's paging cursors (``CURSOR_SECRET``). A deployed
+#: stack generates its own (``CursorSecret`` in template.yaml, Secrets Manager) and
+#: ApiFunction does not start without one; this one is public, so it is for local runs,
+#: tests and benchmarks only.
+LOCAL_CURSOR_SECRET = "balance-alerts-local-cursor-secret-not-for-deployment"
 
 
 class _CfnLoader(yaml.SafeLoader):
@@ -64,7 +69,9 @@ def table_env() -> dict[str, str]:
 
 
 def function_env() -> dict[str, str]:
-    """Every plain (non-intrinsic) variable of Globals, with parameter defaults resolved."""
+    """Every plain (non-intrinsic) variable of Globals, with parameter defaults resolved,
+    the tables' names, and the local stand-in for the secret the stack resolves
+    (``CURSOR_SECRET``: ``LOCAL_CURSOR_SECRET``)."""
     variables = template()["Globals"]["Function"]["Environment"]["Variables"]
     parameters = template().get("Parameters", {})
     env = {}
@@ -74,6 +81,7 @@ def function_env() -> dict[str, str]:
         elif isinstance(value, dict) and value.get("Ref") in parameters:
             env[name] = str(parameters[value["Ref"]].get("Default", ""))
     env.update(table_env())
+    env["CURSOR_SECRET"] = LOCAL_CURSOR_SECRET
     return env
 
 

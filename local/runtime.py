@@ -160,7 +160,7 @@ class LocalAws:
             "POWERTOOLS_METRICS_DISABLED": "true",
             "POWERTOOLS_TRACE_DISABLED": "true",
             "POWERTOOLS_DEV": os.environ.get("POWERTOOLS_DEV", "false"),
-            **cfn.function_env(),
+            **cfn.function_env(),  # tables, WATCH_SHARDS, CURSOR_SECRET=LOCAL_CURSOR_SECRET
         }
         if self.endpoint_url:
             env["AWS_ENDPOINT_URL"] = self.endpoint_url

@@ -47,14 +47,14 @@ def aws():
 def ses_calls(aws, monkeypatch) -> list[dict[str, Any]]:
     """Every SendEmail request the product makes (moto keeps only the HTML body and no
     headers)."""
-    from balance_alerts.adapters import delivery
+    from balance_alerts.adapters.channels import email
 
     calls: list[dict[str, Any]] = []
-    original = delivery.ses().send_email
+    original = email.client().send_email
 
     def spy(**request: Any) -> Any:
         calls.append(request)
         return original(**request)
 
-    monkeypatch.setattr(delivery.ses(), "send_email", spy)
+    monkeypatch.setattr(email.client(), "send_email", spy)
     return calls

@@ -14,6 +14,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from balance_alerts.adapters.settings import settings
 from balance_alerts.api import routes_accounts, routes_config, routes_entries
 from balance_alerts.api import routes_templates
 from balance_alerts.api import routes_packages
@@ -22,6 +23,11 @@ from balance_alerts.api.body import parse_json_body
 from balance_alerts.api.errors import json_only_middleware, register_error_handlers
 from balance_alerts.api.openapi import configure as configure_openapi
 from balance_alerts.observability import logger
+
+# Cold start: the settings are read and checked now, so that a missing or malformed
+# variable stops the function here, naming it, before it takes any request. The API also
+# signs its paging cursors: it does not start without CURSOR_SECRET.
+settings().required("cursor_secret")
 
 app = APIGatewayRestResolver(
     enable_validation=True,

@@ -9,8 +9,13 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from balance_alerts.adapters.settings import settings
 from balance_alerts.observability import logger, metrics
 from balance_alerts.services.periodic_scan import scan
+
+# Cold start: the settings are read and checked now, so that a missing or malformed
+# variable stops the function here, naming it, before it takes any event.
+settings()
 
 
 def scheduled_time(event: dict[str, Any]) -> datetime:

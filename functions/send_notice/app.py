@@ -20,8 +20,13 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from balance_alerts.adapters.delivery import RetryLater, deliver_notice
+from balance_alerts.adapters.settings import settings
 from balance_alerts.observability import logger, metrics
+from balance_alerts.services.send_notice import RetryLater, deliver_notice
+
+# Cold start: the settings are read and checked now, so that a missing or malformed
+# variable stops the function here, naming it, before it takes any event.
+settings()
 
 
 def notice_keys(record: dict[str, Any]) -> tuple[str, str] | None:

@@ -78,6 +78,7 @@ class Env:
 
 @pytest.fixture(scope="module")
 def env() -> Iterator[Env]:
+    from balance_alerts.adapters import settings
     from balance_alerts.observability import logger
 
     from ops.stack import Stack
@@ -88,6 +89,7 @@ def env() -> Iterator[Env]:
             Faults(aws) as faults:
         saved = os.environ.get("WATCH_SHARDS")
         os.environ["WATCH_SHARDS"] = "1"  # a valid deployment; one watch query per scan
+        settings.reset_cache()  # read at cold start: the containers from now on see it
         logger.setLevel("CRITICAL")
         ledger = Ledger()
         faults.observe(ledger)
@@ -96,6 +98,7 @@ def env() -> Iterator[Env]:
         finally:
             logger.setLevel(level)
             os.environ["WATCH_SHARDS"] = saved or "8"
+            settings.reset_cache()
 
 
 @pytest.fixture

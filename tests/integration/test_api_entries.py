@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import importlib
 from decimal import Decimal
 
 import pytest
 
+from balance_alerts.adapters import settings
 from balance_alerts.adapters.tables import LedgerItem, NoticeItem
 from balance_alerts.api import entries as entries_module
 
@@ -300,12 +300,11 @@ def test_a_cursor_signed_with_another_secret_is_refused(aws, account, monkeypatc
     post(aws, {"entry_id": "e2", "kind": "credit", "amount": "1"})
     cursor = _cursor(aws)
     monkeypatch.setenv("CURSOR_SECRET", "production-secret")
-    cursors = importlib.import_module("balance_alerts.api.cursors")
-    cursors.reset_cache()
+    settings.reset_cache()
     try:
         assert aws.api("GET", "/accounts/a1/entries", query={"cursor": cursor}).status == 400
         assert aws.api("GET", "/accounts/a1/entries",
                        query={"cursor": _cursor(aws)}).status == 200
     finally:
         monkeypatch.delenv("CURSOR_SECRET")
-        cursors.reset_cache()
+        settings.reset_cache()

@@ -161,10 +161,11 @@ def test_deleting_the_override_brings_the_default_back(aws):
 # ----------------------------------------------------------------- delivery
 def test_customer_email_carries_list_unsubscribe_and_the_configuration_set(
         aws, ses_calls, monkeypatch):
-    from balance_alerts.adapters import delivery
+    from balance_alerts.adapters import settings
 
     # Given a tenant with an unsubscribe address and a configuration set in the environment
-    monkeypatch.setattr(delivery, "CONFIGURATION_SET", "balance-alerts")
+    monkeypatch.setenv("SES_CONFIGURATION_SET", "balance-alerts")
+    settings.reset_cache()
     given_tenant(aws, unsubscribe="mailto:unsubscribe@acme.test?subject=unsubscribe")
     given_account(aws)
 
@@ -219,12 +220,12 @@ def test_an_unsubscribe_setting_that_could_break_the_header_is_refused(aws, valu
 
 def test_throttling_is_retried_without_a_second_email_or_a_second_balance_change(
         aws, monkeypatch):
-    from balance_alerts.adapters import delivery
+    from balance_alerts.adapters.channels import email
 
     # Given SES that throttles the second SendEmail (the staff email of the notice)
     given_tenant(aws)
     given_account(aws)
-    original = delivery.ses().send_email
+    original = email.client().send_email
     calls = [0]
 
     def throttled(**request: Any) -> Any:
@@ -233,7 +234,7 @@ def test_throttling_is_retried_without_a_second_email_or_a_second_balance_change
             raise client_error("TooManyRequestsException", 429)
         return original(**request)
 
-    monkeypatch.setattr(delivery.ses(), "send_email", throttled)
+    monkeypatch.setattr(email.client(), "send_email", throttled)
 
     # When entries take the balance below 20.00 and the streams are pumped
     post(aws, "top-up", "credit", "50")
@@ -256,7 +257,7 @@ def test_throttling_is_retried_without_a_second_email_or_a_second_balance_change
 
 
 def test_a_permanent_ses_failure_is_recorded_once_and_not_retried(aws, monkeypatch):
-    from balance_alerts.adapters import delivery
+    from balance_alerts.adapters.channels import email
 
     # Given SES that rejects every message
     given_tenant(aws)
@@ -267,7 +268,7 @@ def test_a_permanent_ses_failure_is_recorded_once_and_not_retried(aws, monkeypat
         calls[0] += 1
         raise client_error("MessageRejected", 400)
 
-    monkeypatch.setattr(delivery.ses(), "send_email", rejected)
+    monkeypatch.setattr(email.client(), "send_email", rejected)
 
     # When a notice is due
     post(aws, "use", "charge", "1")
@@ -285,7 +286,7 @@ def test_a_permanent_ses_failure_is_recorded_once_and_not_retried(aws, monkeypat
 @pytest.fixture
 def suppression_list(aws, monkeypatch) -> dict[str, str]:
     """SES's account-level suppression list (moto does not have one): address -> reason."""
-    from balance_alerts.adapters import delivery
+    from balance_alerts.adapters.channels import email
 
     listed: dict[str, str] = {}
 
@@ -295,7 +296,7 @@ def suppression_list(aws, monkeypatch) -> dict[str, str]:
         return {"SuppressedDestination": {"EmailAddress": EmailAddress,
                                           "Reason": listed[EmailAddress.lower()]}}
 
-    monkeypatch.setattr(delivery.ses(), "get_suppressed_destination",
+    monkeypatch.setattr(email.client(), "get_suppressed_destination",
                         get_suppressed_destination, raising=False)
     return listed
 
@@ -357,7 +358,7 @@ def test_suppressed_extra_addresses_are_left_out(aws, suppression_list):
 
 
 def test_a_throttled_suppression_look_up_is_retried(aws, monkeypatch):
-    from balance_alerts.adapters import delivery
+    from balance_alerts.adapters.channels import email
 
     # Given a look-up that is throttled once
     given_tenant(aws)
@@ -370,7 +371,7 @@ def test_a_throttled_suppression_look_up_is_retried(aws, monkeypatch):
             raise client_error("TooManyRequestsException", 429, "GetSuppressedDestination")
         raise client_error("NotFoundException", 404, "GetSuppressedDestination")
 
-    monkeypatch.setattr(delivery.ses(), "get_suppressed_destination", flaky, raising=False)
+    monkeypatch.setattr(email.client(), "get_suppressed_destination", flaky, raising=False)
 
     # When a notice is sent
     post(aws, "use", "charge", "1")
@@ -382,7 +383,7 @@ def test_a_throttled_suppression_look_up_is_retried(aws, monkeypatch):
 
 
 def test_a_look_up_without_permission_does_not_block_email(aws, monkeypatch):
-    from balance_alerts.adapters import delivery
+    from balance_alerts.adapters.channels import email
 
     given_tenant(aws)
     given_account(aws)
@@ -390,7 +391,7 @@ def test_a_look_up_without_permission_does_not_block_email(aws, monkeypatch):
     def denied(EmailAddress: str) -> dict[str, Any]:
         raise client_error("AccessDeniedException", 403, "GetSuppressedDestination")
 
-    monkeypatch.setattr(delivery.ses(), "get_suppressed_destination", denied, raising=False)
+    monkeypatch.setattr(email.client(), "get_suppressed_destination", denied, raising=False)
 
     post(aws, "use", "charge", "1")
     aws.pump()

@@ -85,9 +85,9 @@ def bus(aws):
 
 def throttle(monkeypatch, *, on_call: int) -> list[int]:
     """Make SendEmail fail with TooManyRequestsException once, on its ``on_call``-th call."""
-    from balance_alerts.adapters import delivery
+    from balance_alerts.adapters.channels import email
 
-    original = delivery.ses().send_email
+    original = email.client().send_email
     count = [0]
 
     def flaky(**request: Any) -> Any:
@@ -100,7 +100,7 @@ def throttle(monkeypatch, *, on_call: int) -> list[int]:
             )
         return original(**request)
 
-    monkeypatch.setattr(delivery.ses(), "send_email", flaky)
+    monkeypatch.setattr(email.client(), "send_email", flaky)
     return count
 
 
@@ -143,10 +143,11 @@ def test_pending_notice_sends_one_email_per_audience(aws, ses_calls):
 
 
 def test_configuration_set_is_used_when_configured(aws, ses_calls, monkeypatch):
-    from balance_alerts.adapters import delivery
+    from balance_alerts.adapters import settings
 
     # Given a configuration set in the function's environment
-    monkeypatch.setattr(delivery, "CONFIGURATION_SET", "balance-alerts")
+    monkeypatch.setenv("SES_CONFIGURATION_SET", "balance-alerts")
+    settings.reset_cache()
     builders.tenant()
     given_account()
     given_notice()
@@ -196,14 +197,14 @@ def test_suppressed_notice_is_not_sent_but_published(aws, bus):
 
 # -------------------------------------------------------------------- failures
 def test_unverified_sender_fails_once_and_is_not_retried(aws, bus, monkeypatch):
-    from balance_alerts.adapters import delivery
+    from balance_alerts.services import send_notice
 
     # Given a tenant whose from_email is not a verified SES identity
     builders.tenant(from_email="billing@unverified.test")
     given_account()
     given_notice(audiences=("customer", "staff"))
     metric_names: list[str] = []
-    monkeypatch.setattr(delivery.metrics, "add_metric",
+    monkeypatch.setattr(send_notice.metrics, "add_metric",
                         lambda name, **kwargs: metric_names.append(name))
 
     # When the notice is delivered
@@ -224,13 +225,13 @@ def test_unverified_sender_fails_once_and_is_not_retried(aws, bus, monkeypatch):
 
 
 def test_permanent_failure_of_one_audience_still_sends_the_other(aws, monkeypatch):
-    from balance_alerts.adapters import delivery
+    from balance_alerts.adapters.channels import email
 
     # Given SES that refuses the staff email as a bad request
     builders.tenant()
     given_account()
     given_notice(audiences=("customer", "staff"))
-    original = delivery.ses().send_email
+    original = email.client().send_email
 
     def refuse_staff(**request):
         if request["Destination"]["ToAddresses"] == [STAFF]:
@@ -239,7 +240,7 @@ def test_permanent_failure_of_one_audience_still_sends_the_other(aws, monkeypatc
                                "ResponseMetadata": {"HTTPStatusCode": 400}}, "SendEmail")
         return original(**request)
 
-    monkeypatch.setattr(delivery.ses(), "send_email", refuse_staff)
+    monkeypatch.setattr(email.client(), "send_email", refuse_staff)
 
     # When the notice is delivered
     aws.pump()
@@ -253,13 +254,13 @@ def test_permanent_failure_of_one_audience_still_sends_the_other(aws, monkeypatc
 
 
 def test_event_bus_failure_is_retried_without_sending_again(aws, bus, monkeypatch):
-    from balance_alerts.adapters import delivery
+    from balance_alerts.adapters import events
 
     # Given EventBridge that fails once
     builders.tenant()
     given_account()
     given_notice()
-    original = delivery.events().put_events
+    original = events.client().put_events
     calls = [0]
 
     def flaky(**request):
@@ -269,7 +270,7 @@ def test_event_bus_failure_is_retried_without_sending_again(aws, bus, monkeypatc
                                "ResponseMetadata": {"HTTPStatusCode": 500}}, "PutEvents")
         return original(**request)
 
-    monkeypatch.setattr(delivery.events(), "put_events", flaky)
+    monkeypatch.setattr(events.client(), "put_events", flaky)
 
     # When the stream is pumped
     aws.pump()
@@ -345,21 +346,21 @@ def test_throttling_holds_back_the_records_after_it(aws, monkeypatch):
 def test_an_unexpected_error_on_one_notice_does_not_hold_back_the_next(aws, monkeypatch):
     # Given two pending notices in one batch, the first failing with an error that is not
     # known to be transient (a bug, data only that notice has) on every attempt
-    from balance_alerts.adapters import delivery
+    from balance_alerts.services import send_notice
 
     builders.tenant()
     given_account("t1", "a1")
     given_account("t1", "a2")
     given_notice("t1", "a1")
     given_notice("t1", "a2")
-    compose = delivery.compose
+    compose = send_notice.compose
 
     def failing_for_a1(item: Any) -> Any:
         if item.account_id == "a1":
             raise RuntimeError("unexpected")
         return compose(item)
 
-    monkeypatch.setattr(delivery, "compose", failing_for_a1)
+    monkeypatch.setattr(send_notice, "compose", failing_for_a1)
 
     # When the stream is pumped until the batch runs out of retries
     aws.pump()

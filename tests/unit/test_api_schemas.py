@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from balance_alerts.adapters import settings
 from balance_alerts.api import cursors
 from balance_alerts.api.auth import Identity, authorize, identity_from_claims
 from balance_alerts.api.body import MAX_BODY_BYTES, parse_json_body
@@ -237,14 +238,14 @@ def test_a_cursor_cannot_be_altered():
 def test_a_cursor_depends_on_the_secret(monkeypatch):
     cursor = _encode()
     monkeypatch.setenv("CURSOR_SECRET", "s3cret")
-    cursors.reset_cache()
+    settings.reset_cache()
     try:
         with pytest.raises(BadRequest):
             _decode(cursor)
         assert _decode(_encode()) == {"entry_id": "e1"}
     finally:
         monkeypatch.delenv("CURSOR_SECRET")
-        cursors.reset_cache()
+        settings.reset_cache()
 
 
 # ---------------------------------------------------------------- identity

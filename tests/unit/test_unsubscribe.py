@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from balance_alerts.adapters.delivery import list_unsubscribe, suppressed_reason
+from balance_alerts.adapters.channels.email import list_unsubscribe, suppressed_reason
 from balance_alerts.api.schemas import SettingsIn
 
 GOOD = [

@@ -1,1 +1,2 @@
-"""AWS adapters: DynamoDB tables (pynamodb), SES sender, EventBridge publisher, templates."""
+"""AWS adapters: DynamoDB tables (pynamodb), channels (email over SES v2), the EventBridge
+publisher, templates."""

@@ -1,9 +1,7 @@
 """pynamodb models of the four tables. Their keys and indexes mirror template.yaml
-(tests/integration/test_template.py proves it); table names come from the environment."""
+(tests/integration/test_template.py proves it); table names come from the settings."""
 
 from __future__ import annotations
-
-import os
 
 from pynamodb.attributes import (
     ListAttribute,
@@ -16,7 +14,7 @@ from pynamodb.models import Model
 
 from . import session
 from .attributes import DecimalAttribute, DocumentAttribute
-from .settings import region, require_env
+from .settings import settings
 
 session.install()
 
@@ -35,8 +33,8 @@ def transaction_connection() -> Connection:
 
 
 class _Meta:
-    region = region()
-    host = os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") or os.environ.get("AWS_ENDPOINT_URL")
+    region = settings().region
+    host = settings().dynamodb_endpoint
     max_retry_attempts = 3
 
 
@@ -54,7 +52,7 @@ class LedgerItem(Model):
     """One ledger entry (append-only). ``entry_id`` is the client's idempotency key."""
 
     class Meta(_Meta):
-        table_name = require_env("LEDGER_TABLE")
+        table_name = settings().ledger_table
 
     account_key = UnicodeAttribute(hash_key=True)
     entry_id = UnicodeAttribute(range_key=True)
@@ -102,7 +100,7 @@ class AccountItem(Model):
     entries of one account."""
 
     class Meta(_Meta):
-        table_name = require_env("ACCOUNTS_TABLE")
+        table_name = settings().accounts_table
 
     tenant_id = UnicodeAttribute(hash_key=True)
     account_id = UnicodeAttribute(range_key=True)
@@ -147,7 +145,7 @@ class NoticeItem(Model):
     ``<rule>#<episode>#<level>#<reminder>`` within the account."""
 
     class Meta(_Meta):
-        table_name = require_env("NOTICES_TABLE")
+        table_name = settings().notices_table
 
     account_key = UnicodeAttribute(hash_key=True)
     notice_key = UnicodeAttribute(range_key=True)
@@ -181,7 +179,7 @@ class ConfigItem(Model):
     ``template#<set>#<type>#<audience>``."""
 
     class Meta(_Meta):
-        table_name = require_env("CONFIG_TABLE")
+        table_name = settings().config_table
 
     tenant_id = UnicodeAttribute(hash_key=True)
     config_key = UnicodeAttribute(range_key=True)

@@ -16,7 +16,7 @@ from decimal import Decimal
 from pynamodb.exceptions import PutError
 
 from ..adapters import config_store
-from ..adapters.settings import watch_shards
+from ..adapters import settings as config
 from ..adapters.tables import AccountItem, LedgerItem, account_key
 from ..domain.watch import watch_shard
 from .errors import Conflict, NotFound
@@ -117,7 +117,7 @@ def _update(item: AccountItem, settings: AccountIn) -> AccountItem:
     # that no entry will trigger: the next scan looks at the account once (catch-up) and
     # takes it out of the watch index again when nothing is at risk.
     actions.append(AccountItem.watch.set(
-        watch_shard(item.tenant_id, item.account_id, watch_shards())))
+        watch_shard(item.tenant_id, item.account_id, config.settings().watch_shards)))
     item.update(actions=actions, condition=AccountItem.account_id.exists())
     return item
 

@@ -3,11 +3,10 @@
 A cursor names the position after the last item of a page, and it is bound to the
 tenant, the list (``entries``, ``notices``, ``accounts``, ...) and the list's scope (the
 account), so a cursor from another tenant, list or account, or one that was altered, is
-refused with 400. The key comes from ``CURSOR_SECRET``, which the stack fills from a
-secret it generates (``CursorSecret`` in template.yaml, Secrets Manager). Without it - the
-local runtime, tests - a fixed development key is used, which lets anyone forge cursors
-*of the right shape* (still confined to the caller's own tenant, since the key condition
-always comes from the identity).
+refused with 400. The key is ``CURSOR_SECRET`` (``adapters/settings``), which the stack
+fills from a secret it generates (``CursorSecret`` in template.yaml, Secrets Manager).
+There is no fallback: without it ApiFunction does not start (the local runtime sets a
+key of its own, ``local/cfn.py``).
 """
 
 from __future__ import annotations
@@ -17,28 +16,18 @@ import binascii
 import hashlib
 import hmac
 import json
-import os
 from typing import Any
 
+from ..adapters.settings import settings
 from .errors import BadRequest
 
-DEVELOPMENT_KEY = b"balance-alerts-development-cursor-key"
 MAX_CURSOR_LENGTH = 2048
 MAX_KEY_LENGTH = 512  # below DynamoDB's 1024-byte sort key limit
 
 
 def _key() -> bytes:
-    secret = os.environ.get("CURSOR_SECRET", "")
-    return secret.encode() if secret else DEVELOPMENT_KEY
-
-
-_KEY = _key()  # read once at cold start
-
-
-def reset_cache() -> None:
-    """Re-read CURSOR_SECRET (tests; LocalAws calls it as a cold start would)."""
-    global _KEY
-    _KEY = _key()
+    """CURSOR_SECRET, read once at cold start with the other settings."""
+    return str(settings().required("cursor_secret")).encode()
 
 
 def _b64(data: bytes) -> str:
@@ -50,7 +39,7 @@ def _unb64(text: str) -> bytes:
 
 
 def _sign(payload: bytes) -> bytes:
-    return hmac.new(_KEY, payload, hashlib.sha256).digest()
+    return hmac.new(_key(), payload, hashlib.sha256).digest()
 
 
 def encode_cursor(*, tenant_id: str, list_name: str, scope: str, position: dict[str, str]) -> str:

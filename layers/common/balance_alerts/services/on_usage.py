@@ -27,7 +27,7 @@ from pynamodb.exceptions import PynamoDBException
 
 from ..adapters import accounts, config_store
 from ..adapters.attributes import to_plain
-from ..adapters.settings import watch_shards
+from ..adapters.settings import settings
 from ..adapters.tables import LedgerItem
 from ..domain import packages
 from ..domain.entry import from_image as entry_from_image
@@ -175,7 +175,7 @@ def _commit_entries(
             break
         # Forecast "as of" the newest entry when it is dated ahead of the clock.
         as_of = max([now] + [e.occurred_at or e.recorded_at for e in entries])
-        watch = watch_of(result.state, context.profile, as_of, watch_shards())
+        watch = watch_of(result.state, context.profile, as_of, settings().watch_shards)
         try:
             if result.retired:
                 accounts.archive_packages(key[0], key[1], result.retired, now.isoformat())

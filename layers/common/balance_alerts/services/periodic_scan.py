@@ -15,7 +15,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.exceptions import PynamoDBException
 
 from ..adapters import accounts, config_store
-from ..adapters.settings import watch_shards
+from ..adapters.settings import settings
 from ..adapters.tables import AccountItem
 from ..domain import rules
 from ..domain.model import AccountState, NoticeDraft
@@ -35,7 +35,7 @@ class ScanReport:
 
 def scan(as_of: datetime, shards: list[int] | None = None) -> ScanReport:
     report = ScanReport()
-    for shard in shards if shards is not None else range(watch_shards()):
+    for shard in shards if shards is not None else range(settings().watch_shards):
         report.shards += 1
         for item in AccountItem.by_watch.query(shard):
             try:
@@ -62,7 +62,7 @@ def _rewatch(request: AccountItem, as_of: datetime, report: ScanReport) -> None:
         if accounts.is_rewatch_request(item) or (item.profile_id or default) != profile_id:
             continue
         state = accounts.state_of(item)
-        watch = watch_of(state, tenant.profile(state.profile_id), as_of, watch_shards())
+        watch = watch_of(state, tenant.profile(state.profile_id), as_of, settings().watch_shards)
         if watch != item.watch:
             try:
                 accounts.set_watch(item, watch)
@@ -88,7 +88,7 @@ def decide(item: AccountItem, as_of: datetime) -> Decision:
     context = config_store.load_tenant(state.tenant_id).context(state)
     after, notices = rules.on_scan(state, context, as_of)
     return Decision(state, after, notices,
-                    watch_of(after, context.profile, as_of, watch_shards()))
+                    watch_of(after, context.profile, as_of, settings().watch_shards))
 
 
 def _scan_account(item: AccountItem, as_of: datetime, report: ScanReport) -> None:
