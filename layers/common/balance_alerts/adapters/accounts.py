@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
 from pynamodb.expressions.update import Action
+from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from ..domain.model import AccountState, Latch, NoticeDraft, Package, Units
@@ -117,7 +118,7 @@ def commit(
     Raises VersionConflict or NoticeExists; the caller re-reads or drops and retries.
     """
     item = AccountItem(before.tenant_id, before.account_id)
-    actions = [
+    actions: list[Action] = [
         AccountItem.balance.set(after.balance),
         AccountItem.version.set(after.version),
         AccountItem.applied.set(after.applied),

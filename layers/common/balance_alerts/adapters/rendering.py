@@ -200,7 +200,7 @@ class _CodeGenerator(CodeGenerator):
     def visit_For(self, node: nodes.For, frame: Frame) -> None:
         if node.recursive:
             self.fail("recursive loops are not allowed in email templates", node.lineno)
-        if not _is_counted(node.iter):  # iterate through environment.counted(...)
+        if not (isinstance(node.iter, nodes.Expr) and _is_counted(node.iter)):  # iterate through environment.counted(...)
             node.iter = nodes.Call(nodes.EnvironmentAttribute("counted"), [node.iter], [],
                                    None, None, lineno=node.iter.lineno)
         super().visit_For(node, frame)
@@ -229,7 +229,7 @@ class _Sandbox(ImmutableSandboxedEnvironment):
     code_generator_class = _CodeGenerator
     intercepted_binops = frozenset({"+", "*", "**", "%"})
     counted = staticmethod(_counted)
-    concat = staticmethod(_concat)
+    concat = staticmethod(_concat)  # type: ignore[assignment]  # our code generator's signature
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
         _check_binop(operator, left, right)

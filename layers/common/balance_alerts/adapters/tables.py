@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from pynamodb.attributes import (
     ListAttribute,
     NumberAttribute,
@@ -118,7 +120,7 @@ class AccountItem(Model):
     locale = UnicodeAttribute(default="en_US")
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute(null=True)
-    balance = DecimalAttribute(default=0)
+    balance = DecimalAttribute(default=Decimal(0))
     last_charge_at = UnicodeAttribute(null=True)
     first_charge_at = UnicodeAttribute(null=True)
     spend = DocumentAttribute(null=True)

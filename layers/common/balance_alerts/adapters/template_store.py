@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import TemplateSyntaxError, meta, nodes
-from jinja2.defaults import DEFAULT_FILTERS
+from jinja2.filters import FILTERS as DEFAULT_FILTERS
 
 from ..domain.model import AUDIENCES
 from ..domain.rules import NOTICE_TYPES
@@ -226,34 +226,34 @@ def _check_ast(part: str, ast: nodes.Template) -> list[TemplateIssue]:
         else:
             refuse(first or ast, f"unknown variable {name!r}")
     for node_type, label in _FORBIDDEN_NODES.items():
-        for node in ast.find_all(node_type):
-            refuse(node, f"{{% {label} %}} is not allowed in email templates")
-    for node in ast.find_all(nodes.For):
-        if node.recursive:
-            refuse(node, "recursive loops are not allowed in email templates")
-    for node in ast.find_all(nodes.Getattr):
-        if node.attr.startswith("_") or node.attr in _UNSAFE_ATTRIBUTES:
-            refuse(node, f"unsafe attribute {node.attr!r}")
-        elif node.attr in BOUNDLESS_METHODS:
-            refuse(node, f"the string method {node.attr!r} is not allowed "
-                         f"(use the {node.attr!r} filter where there is one)")
-        elif (isinstance(node.node, nodes.Name) and node.node.name in NAMESPACES
-              and node.node.name in undeclared
-              and node.attr not in NAMESPACES[node.node.name]):
-            refuse(node, f"unknown variable '{node.node.name}.{node.attr}'")
-    for node in ast.find_all(nodes.Getitem):
-        key = node.arg.value if isinstance(node.arg, nodes.Const) else None
+        for found in ast.find_all(node_type):
+            refuse(found, f"{{% {label} %}} is not allowed in email templates")
+    for loop in ast.find_all(nodes.For):
+        if loop.recursive:
+            refuse(loop, "recursive loops are not allowed in email templates")
+    for attribute in ast.find_all(nodes.Getattr):
+        if attribute.attr.startswith("_") or attribute.attr in _UNSAFE_ATTRIBUTES:
+            refuse(attribute, f"unsafe attribute {attribute.attr!r}")
+        elif attribute.attr in BOUNDLESS_METHODS:
+            refuse(attribute, f"the string method {attribute.attr!r} is not allowed "
+                         f"(use the {attribute.attr!r} filter where there is one)")
+        elif (isinstance(attribute.node, nodes.Name) and attribute.node.name in NAMESPACES
+              and attribute.node.name in undeclared
+              and attribute.attr not in NAMESPACES[attribute.node.name]):
+            refuse(attribute, f"unknown variable '{attribute.node.name}.{attribute.attr}'")
+    for item in ast.find_all(nodes.Getitem):
+        key = item.arg.value if isinstance(item.arg, nodes.Const) else None
         if isinstance(key, str) and (key.startswith("_") or key in _UNSAFE_ATTRIBUTES):
-            refuse(node, f"unsafe attribute {key!r}")
-        elif (isinstance(key, str) and isinstance(node.node, nodes.Name)
-              and node.node.name in NAMESPACES and node.node.name in undeclared
-              and key not in NAMESPACES[node.node.name]):
-            refuse(node, f"unknown variable '{node.node.name}.{key}'")
-        elif not isinstance(node.arg, (nodes.Const, nodes.Slice)):
-            refuse(node, "computed attribute names are not allowed")
-    for node in ast.find_all(nodes.Name):
-        if node.name.startswith("_") and node.name not in undeclared:
-            refuse(node, f"unsafe name {node.name!r}")
+            refuse(item, f"unsafe attribute {key!r}")
+        elif (isinstance(key, str) and isinstance(item.node, nodes.Name)
+              and item.node.name in NAMESPACES and item.node.name in undeclared
+              and key not in NAMESPACES[item.node.name]):
+            refuse(item, f"unknown variable '{item.node.name}.{key}'")
+        elif not isinstance(item.arg, (nodes.Const, nodes.Slice)):
+            refuse(item, "computed attribute names are not allowed")
+    for name_node in ast.find_all(nodes.Name):
+        if name_node.name.startswith("_") and name_node.name not in undeclared:
+            refuse(name_node, f"unsafe name {name_node.name!r}")
     return issues
 
 

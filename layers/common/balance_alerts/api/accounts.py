@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from decimal import Decimal
+from typing import Any
 
 from pynamodb.exceptions import PutError
 
@@ -95,7 +96,7 @@ def _update(item: AccountItem, settings: AccountIn) -> AccountItem:
     currency = settings.currency or item.currency
     if currency != item.currency and _has_entries(item):
         raise Conflict("the currency of an account with ledger entries cannot change")
-    values = [
+    values: list[tuple[Any, Any]] = [
         (AccountItem.name, settings.name),
         (AccountItem.email, settings.email),
         (AccountItem.extra_emails, list(settings.extra_emails)),

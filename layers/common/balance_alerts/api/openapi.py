@@ -23,7 +23,12 @@ from http import HTTPStatus
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
-from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, Server
+from aws_lambda_powertools.event_handler.openapi.models import (
+    APIKey,
+    APIKeyIn,
+    Server,
+    ServerVariable,
+)
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from pydantic import BaseModel, Field
 
@@ -64,8 +69,8 @@ SERVERS = [
         url="https://{api_id}.execute-api.{region}.amazonaws.com/v1",
         description="The deployed stack (output ApiUrl)",
         variables={
-            "api_id": {"default": "api_id", "description": "the REST API id"},
-            "region": {"default": "us-east-1", "description": "the stack's region"},
+            "api_id": ServerVariable(default="api_id", description="the REST API id"),
+            "region": ServerVariable(default="us-east-1", description="the stack's region"),
         },
     ),
     Server(url="http://127.0.0.1:8080", description="make serve (identity from X-* headers)"),
@@ -122,7 +127,7 @@ def configure(app: APIGatewayRestResolver) -> None:
         servers=SERVERS,
         security_schemes={
             SECURITY_SCHEME: APIKey(
-                in_=APIKeyIn.header,
+                in_=APIKeyIn.header,  # type: ignore[call-arg]  # pydantic alias of "in"
                 name="Authorization",
                 description="A Cognito ID token of the stack's user pool (API Gateway's "
                             "Cognito authorizer). Locally: X-Tenant, X-Role, X-Account.",

@@ -49,6 +49,7 @@ def parse_decimal(value: object, *, field: str = "amount") -> Decimal:
 
 def to_str(value: Decimal) -> str:
     """Render a Decimal for JSON responses: plain notation, never an exponent."""
-    if value == value.to_integral_value() and value.as_tuple().exponent > 0:
+    exponent = value.as_tuple().exponent
+    if value == value.to_integral_value() and isinstance(exponent, int) and exponent > 0:
         value = value.quantize(Decimal(1))
     return format(value, "f")

@@ -28,7 +28,7 @@ from pynamodb.exceptions import PynamoDBException
 from ..adapters import accounts, config_store
 from ..adapters.attributes import to_plain
 from ..adapters.settings import settings
-from ..adapters.tables import LedgerItem
+from ..adapters.tables import AccountItem, LedgerItem
 from ..domain import packages
 from ..domain.entry import from_image as entry_from_image
 from ..domain.ledger import Applied, apply_entries
@@ -111,7 +111,7 @@ def process_batch(records: list[dict[str, Any]], now: datetime | None = None) ->
 def _process_account(
     key: tuple[str, str],
     parsed: list[ParsedRecord],
-    item: accounts.AccountItem | None,
+    item: AccountItem | None,
     now: datetime,
     report: BatchReport,
 ) -> None:
@@ -158,7 +158,7 @@ def _commit_entries(
     for attempt in range(MAX_CONFLICT_RETRIES + 1):
         if attempt:
             state = accounts.state_of(
-                accounts.AccountItem.get(key[0], key[1], consistent_read=True))
+                AccountItem.get(key[0], key[1], consistent_read=True))
         context = config_store.load_tenant(key[0]).context(state)
         needed = packages.retired_needed(state.units, entries)
         retired = (

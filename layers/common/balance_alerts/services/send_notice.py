@@ -28,7 +28,7 @@ Nothing here logs an email address or a name: the reasons channels return are ma
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -193,7 +193,7 @@ def _save_progress(notice: NoticeItem, delivered: dict[str, str]) -> None:
     if delivered:
         actions += [
             NoticeItem.delivered.set(delivered),
-            NoticeItem.message_ids.set([delivered[a] for a in AUDIENCES if a in delivered]),
+            NoticeItem.message_ids.set(_ids(delivered, AUDIENCES)),
         ]
     try:
         notice.update(actions=actions, condition=NoticeItem.status == PENDING)
@@ -222,7 +222,7 @@ def _conclude(notice: NoticeItem, plan: Plan | None, delivered: dict[str, str],
         actions += [
             NoticeItem.sent_at.set(_now()),
             NoticeItem.delivered.set(delivered),
-            NoticeItem.message_ids.set([delivered[a] for a in sent_to]),
+            NoticeItem.message_ids.set(_ids(delivered, sent_to)),
         ]
         remarks = [f"{a} not sent: {r}" for a, r in failures.items()]
         remarks += [f"{a}: {r}" for a, r in (notes or {}).items() if a in delivered]
@@ -269,3 +269,8 @@ def publish(notice: NoticeItem) -> None:
         if not _is_condition_failure(error):
             raise RetryLater(f"could not record the event: {describe(error)}") from None
     logger.info("notice event published", extra=_log_keys(notice))
+
+
+def _ids(delivered: dict[str, str], audiences: Iterable[str]) -> list[Any]:
+    """The provider's message ids of ``audiences``, in their order (a list attribute)."""
+    return [delivered[audience] for audience in audiences if audience in delivered]
