@@ -1,8 +1,9 @@
 """ApiFunction: the REST API behind API Gateway (Cognito authorizer).
 
 Routes live in ``balance_alerts.api.routes_*``; this module only wires Powertools:
-strict JSON bodies (exact decimals), request validation, the role check before any
-route runs, and errors as ``{"message": ...}``.
+strict JSON bodies (JSON objects, exact decimals), request validation, the role check
+before any route runs, errors as ``{"message": ...}``, and the request's metrics (such as
+``LedgerRowsUnreadable``), flushed by ``log_metrics``.
 """
 
 from __future__ import annotations
