@@ -1,5 +1,10 @@
 """Read template.yaml (with its short-form intrinsic tags) and derive what the local
-runtime needs from it: tables, environment variables, stream mappings."""
+runtime needs from it: tables, queues, environment variables, stream mappings, the
+asynchronous invocation settings of the scheduled function.
+
+Properties the local runtime does not use (encryption, log groups, the API's stage) may
+hold conditions (``Fn::If``); ``resolve`` evaluates them for given parameter values, the
+way CloudFormation does, for tests that look at the template as deployed."""
 
 from __future__ import annotations
 
@@ -51,6 +56,59 @@ def resources(kind: str) -> dict[str, dict[str, Any]]:
         for logical_id, resource in template()["Resources"].items()
         if resource["Type"] == kind
     }
+
+
+NO_VALUE = object()  # what ``Ref: AWS::NoValue`` resolves to: the key is dropped
+
+
+def resolve(value: Any, parameters: dict[str, str] | None = None) -> Any:
+    """``value`` with its conditions evaluated for ``parameters`` (others: their
+    defaults): ``Fn::If`` picks its branch, ``Ref`` to ``AWS::NoValue`` drops the key or
+    item, ``Ref`` to a parameter becomes its value. Other intrinsics are left as they are."""
+    params = {name: str(spec.get("Default", ""))
+              for name, spec in template().get("Parameters", {}).items()}
+    params.update(parameters or {})
+    conditions = template().get("Conditions", {})
+
+    def condition(name_or_expr: Any) -> bool:
+        expr = conditions[name_or_expr] if isinstance(name_or_expr, str) else name_or_expr
+        (function, args), = expr.items()
+        if function == "Fn::Equals":
+            left, right = (walk(arg) for arg in args)
+            return str(left) == str(right)
+        if function == "Fn::Not":
+            return not condition(args[0])
+        if function == "Fn::And":
+            return all(condition(arg) for arg in args)
+        if function == "Fn::Or":
+            return any(condition(arg) for arg in args)
+        if function == "Condition":
+            return condition(args)
+        raise ValueError(f"unsupported condition function {function}")
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            if set(node) == {"Fn::If"}:
+                name, if_true, if_false = node["Fn::If"]
+                return walk(if_true if condition(name) else if_false)
+            if set(node) == {"Ref"}:
+                if node["Ref"] == "AWS::NoValue":
+                    return NO_VALUE
+                if node["Ref"] in params:
+                    return params[node["Ref"]]
+                return node
+            resolved = {key: walk(item) for key, item in node.items()}
+            return {key: item for key, item in resolved.items() if item is not NO_VALUE}
+        if isinstance(node, list):
+            return [item for item in (walk(item) for item in node) if item is not NO_VALUE]
+        return node
+
+    return walk(value)
+
+
+def has_condition(name: str, parameters: dict[str, str] | None = None) -> bool:
+    """Whether the template's condition ``name`` holds for ``parameters``."""
+    return bool(resolve({"Fn::If": [name, True, False]}, parameters))
 
 
 def physical_name(logical_id: str) -> str:
@@ -151,6 +209,28 @@ def stream_mappings() -> list[StreamMapping]:
                 )
             )
     return mappings
+
+
+@dataclass(frozen=True)
+class AsyncInvokeConfig:
+    """How Lambda handles a failed asynchronous invocation of a function (the schedule's):
+    retries, then the on-failure destination (``EventInvokeConfig``)."""
+
+    function: str
+    maximum_retry_attempts: int
+    on_failure: str | None  # logical id of the destination (a queue)
+
+
+def async_invoke_config(function_logical_id: str) -> AsyncInvokeConfig:
+    """The function's ``EventInvokeConfig`` (Lambda's defaults when it has none: two
+    retries, no destination)."""
+    props = template()["Resources"][function_logical_id]["Properties"]
+    config = props.get("EventInvokeConfig") or {}
+    return AsyncInvokeConfig(
+        function=function_logical_id,
+        maximum_retry_attempts=int(config.get("MaximumRetryAttempts", 2)),
+        on_failure=_on_failure(config),
+    )
 
 
 def _on_failure(event_properties: dict[str, Any]) -> str | None:

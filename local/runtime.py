@@ -5,7 +5,10 @@ It creates the tables from template.yaml, polls each DynamoDB stream the way Lam
 event source mapping does (batch size, INSERT filter, ``batchItemFailures`` -> resume
 from the lowest failed sequence number, an exception -> retry the batch, bisecting when
 the template says so, bounded retries, then the on-failure destination), fires the
-schedule, and turns API calls into API Gateway proxy events. The handlers run unchanged.
+schedule (``scan`` calls the function directly; ``fire_schedule`` invokes it as
+EventBridge does, asynchronously: a failure is retried as the function's
+``EventInvokeConfig`` says, then sent to its on-failure queue), and turns API calls into
+API Gateway proxy events. The handlers run unchanged.
 
 Fault options (see local/faults.py for the botocore-level faults): ``redeliver`` re-sends
 every batch that succeeded once more; ``split_batches`` cuts every batch at a random
@@ -148,6 +151,7 @@ class LocalAws:
         self._mock: Any = None
         self._saved_env: dict[str, str | None] = {}
         self._pollers: list[_Poller] = []
+        self.async_failures: list[dict[str, Any]] = []  # invocations that exhausted retries
 
     # ------------------------------------------------------------------ lifecycle
     def __enter__(self) -> LocalAws:
@@ -206,14 +210,15 @@ class LocalAws:
             arns[logical_id] = described.get("LatestStreamArn")
         for sender in self.verified_senders:
             self.verify_sender(sender)
+        for logical_id in cfn.resources("AWS::SQS::Queue"):
+            if logical_id not in self.queue_urls:
+                self.queue_urls[logical_id] = self.client("sqs").create_queue(
+                    QueueName=cfn.physical_name(logical_id))["QueueUrl"]
         self._pollers = []
         for mapping in cfn.stream_mappings():
             poller = _Poller(mapping=mapping, stream_arn=arns[mapping.table])
             poller.limit = self.batch_size or mapping.batch_size
             self._pollers.append(poller)
-            if mapping.on_failure and mapping.on_failure not in self.queue_urls:
-                self.queue_urls[mapping.on_failure] = self.client("sqs").create_queue(
-                    QueueName=cfn.physical_name(mapping.on_failure))["QueueUrl"]
 
     def verify_sender(self, address: str) -> None:
         """Make an address a verified SES identity (SES refuses unverified senders)."""
@@ -266,20 +271,38 @@ class LocalAws:
         return ApiResponse.from_proxy(self.invoke("ApiFunction", event))
 
     def scan(self, at: datetime | None = None) -> Any:
-        """Fire the schedule: an EventBridge scheduled event whose ``time`` is ``at``."""
-        moment = (at or datetime.now(timezone.utc)).astimezone(timezone.utc)
-        event = {
-            "version": "0",
-            "id": str(uuid.uuid4()),
-            "detail-type": "Scheduled Event",
-            "source": "aws.events",
-            "account": ACCOUNT_ID,
-            "time": moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "region": REGION,
-            "resources": [f"arn:aws:events:{REGION}:{ACCOUNT_ID}:rule/balance-alerts-scan"],
-            "detail": {},
-        }
-        return self.invoke("PeriodicScanFunction", event)
+        """Run the scan for the schedule at ``at``: the function called directly with the
+        scheduled event (its report returned, its errors raised)."""
+        return self.invoke("PeriodicScanFunction", scheduled_event(at))
+
+    def fire_schedule(self, at: datetime | None = None) -> Any:
+        """Fire the schedule as EventBridge does: an asynchronous invocation. Returns the
+        scan's report, or None when every attempt failed (the event is then in the
+        function's on-failure queue)."""
+        return self.invoke_async("PeriodicScanFunction", scheduled_event(at))
+
+    def invoke_async(self, function_logical_id: str, event: dict[str, Any]) -> Any:
+        """Invoke as Lambda does for an asynchronous caller: a function error is retried
+        up to the ``EventInvokeConfig``'s ``MaximumRetryAttempts``, then the invocation
+        record (with the event as ``requestPayload``) goes to its on-failure destination.
+        Returns the response, or None when every attempt failed."""
+        config = cfn.async_invoke_config(function_logical_id)
+        attempts = 0
+        while True:
+            attempts += 1
+            try:
+                return self.invoke(function_logical_id, event)
+            except (Exception, FunctionCrash) as error:  # noqa: BLE001 - any error
+                if attempts <= config.maximum_retry_attempts:
+                    continue
+                self.async_failures.append({"function": function_logical_id,
+                                            "event": event, "error": repr(error)})
+                if config.on_failure in self.queue_urls:
+                    self.client("sqs").send_message(
+                        QueueUrl=self.queue_urls[config.on_failure],
+                        MessageBody=json.dumps(_async_failure_record(
+                            function_logical_id, event, error, attempts)))
+                return None
 
     # --------------------------------------------------------------------- streams
     def pump(self, max_invocations: int = 10_000) -> int:
@@ -455,6 +478,44 @@ class LocalAws:
         from moto.ses.models import ses_backends
 
         return list(ses_backends[DEFAULT_ACCOUNT_ID][REGION].sent_messages)
+
+
+def scheduled_event(at: datetime | None = None) -> dict[str, Any]:
+    """The event EventBridge sends for a schedule firing at ``at`` (default now)."""
+    moment = (at or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": ACCOUNT_ID,
+        "time": moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": REGION,
+        "resources": [f"arn:aws:events:{REGION}:{ACCOUNT_ID}:rule/balance-alerts-scan"],
+        "detail": {},
+    }
+
+
+def _async_failure_record(function_logical_id: str, event: dict[str, Any],
+                          error: BaseException, attempts: int) -> dict[str, Any]:
+    """The invocation record Lambda sends to an asynchronous invocation's on-failure
+    destination."""
+    function = cfn.physical_name(function_logical_id)
+    return {
+        "version": "1.0",
+        "timestamp": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+        "requestContext": {
+            "requestId": str(uuid.uuid4()),
+            "functionArn": f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{function}:$LATEST",
+            "condition": "RetriesExhausted",
+            "approximateInvokeCount": attempts,
+        },
+        "requestPayload": event,
+        "responseContext": {
+            "statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled",
+        },
+        "responsePayload": {"errorMessage": str(error), "errorType": type(error).__name__},
+    }
 
 
 def reset_warm_state() -> None:

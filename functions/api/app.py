@@ -1,12 +1,14 @@
 """ApiFunction: the REST API behind API Gateway (Cognito authorizer).
 
 Routes live in ``balance_alerts.api.routes_*``; this module only wires Powertools:
-strict JSON bodies (exact decimals), request validation, the role check before any
-route runs, and errors as ``{"message": ...}``.
+strict JSON bodies (JSON objects, exact decimals), request validation, the role check
+before any route runs, errors as ``{"message": ...}``, and the request's metrics (such as
+``LedgerRowsUnreadable``), flushed by ``log_metrics``.
 """
 
 from __future__ import annotations
 
+import warnings
 from http import HTTPStatus
 from typing import Any
 
@@ -22,7 +24,7 @@ from balance_alerts.api.auth import authorization_middleware, authorize_current_
 from balance_alerts.api.body import parse_json_body
 from balance_alerts.api.errors import json_only_middleware, register_error_handlers
 from balance_alerts.api.openapi import configure as configure_openapi
-from balance_alerts.observability import logger
+from balance_alerts.observability import logger, metrics
 
 # Cold start: the settings are read and checked now, so that a missing or malformed
 # variable stops the function here, naming it, before it takes any request. The API also
@@ -45,6 +47,12 @@ app.include_router(routes_templates.router)
 app.include_router(routes_packages.router)
 
 
+# Most requests add no metric (the API counts only what goes wrong, such as
+# LedgerRowsUnreadable): Powertools would warn about an empty flush on each of them.
+warnings.filterwarnings("ignore", "No application metrics to publish")
+
+
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

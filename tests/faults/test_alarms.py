@@ -32,6 +32,12 @@ def test_every_stream_mapping_has_an_iterator_age_alarm_and_a_queue_depth_alarm(
         dimension(a) for a in alarms_on("AWS/SQS", "ApproximateNumberOfMessagesVisible")]
 
 
+@pytest.mark.parametrize("queue", sorted(cfn.resources("AWS::SQS::Queue")))
+def test_every_failure_queue_has_a_depth_alarm(queue):
+    assert {"Fn::GetAtt": [queue, "QueueName"]} in [
+        dimension(a) for a in alarms_on("AWS/SQS", "ApproximateNumberOfMessagesVisible")]
+
+
 @pytest.mark.parametrize("function", sorted(cfn.resources("AWS::Serverless::Function")))
 @pytest.mark.parametrize("metric", ["Errors", "Throttles"])
 def test_every_function_has_errors_and_throttles_alarms(function, metric):

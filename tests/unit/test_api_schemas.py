@@ -193,6 +193,17 @@ def test_json_the_api_refuses(text):
     assert refused.value.status == 422
 
 
+@pytest.mark.parametrize("text, kind", [
+    ('[{"a": "1"}]', "an array"), ("[]", "an array"), ('"a"', "a string"), ("5", "a number"),
+    ("12.50", "a number"), ("true", "a boolean"), ("null", "null"),
+])
+def test_a_body_that_is_not_an_object_is_a_400(text, kind):
+    with pytest.raises(BadRequest) as refused:
+        parse_json_body(text)
+    assert refused.value.status == 400
+    assert refused.value.message == f"the request body must be a JSON object, not {kind}"
+
+
 @given(st.decimals(allow_nan=False, allow_infinity=False, places=6,
                    min_value=Decimal("-1e20"), max_value=Decimal("1e20")))
 def test_any_plain_decimal_survives_the_reader_exactly(number):

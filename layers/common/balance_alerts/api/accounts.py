@@ -22,6 +22,7 @@ from ..adapters.tables import AccountItem, LedgerItem, account_key
 from ..domain.watch import watch_shard
 from .errors import Conflict, NotFound
 from .paging import ListScope, Page, exclusive_start, take_page
+from .rows import query_rows
 from .schemas import AccountIn
 
 DEFAULT_CURRENCY = "USD"
@@ -124,8 +125,9 @@ def _update(item: AccountItem, settings: AccountIn) -> AccountItem:
 
 
 def _has_entries(item: AccountItem) -> bool:
+    """Whether any ledger item exists (read raw: a malformed one counts, unread)."""
     key = account_key(item.tenant_id, item.account_id)
-    return next(iter(LedgerItem.query(key, limit=1)), None) is not None
+    return next(query_rows(LedgerItem, key, limit=1), None) is not None
 
 
 def list_accounts(tenant_id: str, limit: int, cursor: str | None) -> Page[AccountItem]:

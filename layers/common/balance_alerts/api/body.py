@@ -5,6 +5,11 @@ float) and is refused when it is not a plain exact decimal: exponent forms (``1e
 NaN/Infinity and more than 38 significant digits are 422s, as are duplicate keys (which
 would silently pick one of two amounts), nesting deeper than a document needs, strings
 that are not valid Unicode and bodies over ``MAX_BODY_BYTES``.
+
+Every request body of this API is a JSON object. Anything else - an array, a string, a
+number, a boolean, ``null`` - is refused with 400 before any route sees it: Powertools'
+request validation would otherwise take the first element of an array as the body
+(it reads form fields as lists), so ``[{...}]`` would be recorded as if it were ``{...}``.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from ..domain.money import MAX_SIGNIFICANT_DIGITS, MoneyError, parse_decimal
-from .errors import Unprocessable
+from .errors import BadRequest, Unprocessable
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_DEPTH = 16
@@ -63,8 +68,22 @@ def _check(value: Any, level: int = 0) -> None:
             _check(item, level + 1)
 
 
-def parse_json_body(text: str) -> Any:
-    """Parse a request body; raise ``Unprocessable`` (422) with a clear message on refusal."""
+def _kind(value: Any) -> str:
+    """What a JSON value is, for a message: ``an array``, ``a string``, ..."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, Decimal)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "an array"
+
+
+def parse_json_body(text: str) -> dict[str, Any]:
+    """Parse a request body into a JSON object. Raise ``Unprocessable`` (422) for JSON
+    this API does not accept, ``BadRequest`` (400) for a body that is not an object."""
     if len(text.encode("utf-8", errors="surrogatepass")) > MAX_BODY_BYTES:
         raise Unprocessable(f"the request body is larger than {MAX_BODY_BYTES} bytes")
     try:
@@ -85,4 +104,6 @@ def parse_json_body(text: str) -> Any:
     except (ValueError, RecursionError) as error:
         raise Unprocessable(f"the request body is not acceptable JSON: {error}") from None
     _check(value)
+    if not isinstance(value, dict):
+        raise BadRequest(f"the request body must be a JSON object, not {_kind(value)}")
     return value

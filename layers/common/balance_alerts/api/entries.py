@@ -28,6 +28,8 @@ from ..adapters.tables import AccountItem, LedgerItem, account_key, transaction_
 from .auth import Identity
 from .errors import Conflict, Unprocessable
 from .paging import Page, newest_first
+from .responses import EntryOut
+from .rows import UNREADABLE, count_unreadable, log_unreadable
 from .schemas import EntryIn
 
 VOIDABLE_KINDS = ("charge", "credit")
@@ -58,11 +60,19 @@ def body_hash(entry: EntryIn, currency: str) -> str:
 
 
 def get_entry(key: str, entry_id: str) -> LedgerItem | None:
-    """A ledger item by its key (consistent read), or None."""
+    """A ledger item by its key (consistent read), or None. An item that is stored but
+    cannot be read (written around the API) is a 409 for the request that names it -
+    never a second item under the same id - logged and counted (``rows``)."""
     try:
         return LedgerItem.get(key, entry_id, consistent_read=True)
     except LedgerItem.DoesNotExist:
         return None
+    except UNREADABLE as error:
+        log_unreadable(LedgerItem, {"account_key": key, "entry_id": entry_id}, error,
+                       "unreadable ledger item named by a request")
+        count_unreadable(LedgerItem)
+        raise Conflict(f"entry {entry_id} is stored but cannot be read; "
+                       "an operator has to repair it") from None
 
 
 def _replay(existing: LedgerItem, digest: str) -> tuple[LedgerItem, bool]:
@@ -166,10 +176,12 @@ def _write_void(item: LedgerItem, digest: str) -> tuple[LedgerItem, bool]:
 
 def list_entries(
     tenant_id: str, account_id: str, limit: int, cursor: str | None
-) -> Page[LedgerItem]:
-    """Newest first (by ``recorded_seq`` on the ByRecorded index)."""
+) -> Page[EntryOut]:
+    """Newest first (by ``recorded_seq`` on the ByRecorded index). A ledger item that
+    cannot be read is left out of the history (logged, ``LedgerRowsUnreadable``)."""
     return newest_first(
-        LedgerItem.by_recorded, tenant_id=tenant_id, list_name="entries",
-        account_id=account_id, partition_key=account_key(tenant_id, account_id),
-        fields=("entry_id", "recorded_seq"), limit=limit, cursor=cursor,
+        LedgerItem, index_name=LedgerItem.by_recorded.Meta.index_name, tenant_id=tenant_id,
+        list_name="entries", account_id=account_id,
+        partition_key=account_key(tenant_id, account_id),
+        fields=("entry_id", "recorded_seq"), limit=limit, cursor=cursor, read=EntryOut.of,
     )

@@ -25,6 +25,7 @@ from ..observability import logger
 MAX_REPORTED_ERRORS = 5
 NOT_JSON = "the request body must be application/json"
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+WRITE_METHODS = BODY_METHODS | {"DELETE"}
 
 
 class ApiError(Exception):
@@ -113,9 +114,17 @@ def has_non_json_body(event: Any) -> bool:
 
 def json_only_middleware(app: Any, next_middleware: Any) -> Any:
     """Global middleware: a body is JSON. Powertools also reads form and multipart bodies
-    (and hands them to the route when they validate); this API refuses them (415)."""
-    if has_non_json_body(app.current_event):
+    (and hands them to the route when they validate); this API refuses them (415).
+
+    A write that carries a JSON body is read here even when its route declares none
+    (``DELETE``): the reader (``body.parse_json_body``) refuses anything but a JSON object
+    with 400, so no write goes through with a body that is not one. Routes that declare a
+    body had it read by Powertools' validation already (the parsed body is cached)."""
+    event = app.current_event
+    if has_non_json_body(event):
         raise UnsupportedMediaType(NOT_JSON)
+    if event.http_method.upper() in WRITE_METHODS and event.body:
+        _ = event.json_body
     return next_middleware(app)
 
 

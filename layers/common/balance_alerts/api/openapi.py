@@ -9,7 +9,8 @@ the same for every route, so that the document describes what the handler really
   not Powertools' ``HTTPValidationError``, which ``document`` replaces with ``Error``;
 - the refusals each operation can answer with, from its shape: 401 and 403 everywhere
   (identity and role come before anything else), 404 where the path names a resource,
-  400 where a ``cursor`` is taken, 409 on writes, 415 and 422 where a body is taken.
+  400 where a ``cursor`` is taken and on writes (a body that is not a JSON object), 409
+  on writes, 415 and 422 where a body is taken.
 
 ``document(app)`` is what ``tools/openapi.py`` writes to ``docs/openapi.json`` and what
 ``make serve`` serves at ``/openapi.json``; ``tests/integration/test_openapi.py`` fails
@@ -56,8 +57,9 @@ strict: unknown fields, wrong JSON types, duplicate keys and bodies over 64 KiB 
 refused.
 
 **Errors.** A JSON body with a human-readable `message` (and `errors`, one per invalid
-field, for 422): 400 bad cursor, 401 no identity, 403 role not allowed, 404 unknown or
-another tenant's resource, 409 conflict, 415 a body that is not JSON, 422 invalid input.
+field, for 422): 400 bad cursor or a body that is not a JSON object, 401 no identity, 403
+role not allowed, 404 unknown or another tenant's resource, 409 conflict, 415 a body
+that is not JSON, 422 invalid input.
 
 **Lists** take `limit` (1-100, default 50) and an opaque `cursor`: a page is
 `{"<items>": [...], "next_cursor": "..."}`, `next_cursor` is null on the last page and
@@ -137,12 +139,29 @@ def configure(app: APIGatewayRestResolver) -> None:
     )
 
 
+BAD_CURSOR = REFUSALS[HTTPStatus.BAD_REQUEST]
+NOT_AN_OBJECT = ("The request body is not a JSON object (an array, a string, a number or "
+                 "null); nothing is written.")
+
+
+def _bad_request(method: str, operation: dict[str, Any]) -> str:
+    """Why this operation can answer 400: a cursor it takes, a body that is not an object
+    (every write reads a body it is sent, ``errors.json_only_middleware``)."""
+    reasons = []
+    if any(p.get("in") == "query" and p.get("name") == "cursor"
+           for p in operation.get("parameters") or []):
+        reasons.append(BAD_CURSOR)
+    if "requestBody" in operation or method in WRITE_METHODS:
+        reasons.append(NOT_AN_OBJECT)
+    return " Or: ".join(reasons)
+
+
 def _refusals(path: str, method: str, operation: dict[str, Any]) -> list[int]:
     codes = [HTTPStatus.UNAUTHORIZED, HTTPStatus.FORBIDDEN]
     if "{" in path:
         codes.append(HTTPStatus.NOT_FOUND)
     parameters = operation.get("parameters") or []
-    if any(p.get("in") == "query" and p.get("name") == "cursor" for p in parameters):
+    if _bad_request(method, operation):
         codes.append(HTTPStatus.BAD_REQUEST)
     if method in WRITE_METHODS:
         codes.append(HTTPStatus.CONFLICT)
@@ -173,7 +192,8 @@ def document(app: APIGatewayRestResolver) -> dict[str, Any]:
             responses.pop("500", None)  # Powertools' response-validation entry: a bug, not API
             for code in _refusals(path, method, operation):
                 responses[str(code)] = {
-                    "description": REFUSALS[code],
+                    "description": (_bad_request(method, operation)
+                                    if code == HTTPStatus.BAD_REQUEST else REFUSALS[code]),
                     "content": {"application/json": {"schema": {"$ref": ERROR_REF}}},
                 }
     return doc

@@ -13,7 +13,8 @@ Reading lists every package of the account, oldest purchase first (the order uni
 used in), each with a ``status``: ``current`` (on the account item), ``retired`` (used
 up; it left the account item and its final state is stored on its ledger item,
 ``package_archive`` - ``domain/packages.py`` says when) or ``pending`` (bought, not yet
-applied by the stream: nothing used). The account item is read first and the ledger's
+applied by the stream: nothing used); a purchase whose ledger item cannot be read is
+left out, logged and counted (``rows``). The account item is read first and the ledger's
 package range after it, both strongly consistent: a package retired in between is found
 in the ledger, so no package is ever shown twice or missed. A page costs one GetItem and
 one Query of the account's purchases (about 0.3 KB each; retired ones a little more).
@@ -37,6 +38,7 @@ from .auth import Identity
 from .entries import canonical_digest, get_entry
 from .errors import Conflict
 from .paging import ListScope, Page
+from .rows import Readable, query_rows
 from .schemas import PackageIn
 
 PACKAGE_PREFIX = package_entry_id("")
@@ -244,22 +246,42 @@ def _pending(item: LedgerItem) -> Package:
     )
 
 
+def _listed(item: LedgerItem, current: dict[str, Package]) -> Listed | None:
+    """How the purchase ``item`` is listed (None: rejected, never applied); raises when
+    the item cannot be read or shown (``rows.UNREADABLE``)."""
+    package_id = item.entry_id[len(PACKAGE_PREFIX):]
+    if package_id in current:
+        listed = Listed(current[package_id], "current")
+    elif item.package_archive:
+        listed = Listed(Package.from_dict(item.package_archive), "retired",
+                        item.package_archive.get("retired_at"))
+    elif not item.rejected_reason:
+        listed = Listed(_pending(item), "pending", recorded_seq=item.recorded_seq)
+    else:
+        return None
+    PackageOut.of(listed)  # it can be shown: a row that cannot is skipped, not a 500
+    return listed
+
+
 def every_package(account: AccountItem, units: Units) -> list[Listed]:
     """Every package of the account (``units``: its item's), oldest purchase first (see
-    the module docstring)."""
+    the module docstring). A purchase whose ledger item cannot be read is left out
+    (logged, ``LedgerRowsUnreadable``) - unless it is current: then the account item
+    has it."""
     current = {p.package_id: p for p in units.packages}
     key = account_key(account.tenant_id, account.account_id)
     listed: list[Listed] = []
-    for item in LedgerItem.query(key, LedgerItem.entry_id.startswith(PACKAGE_PREFIX),
-                                 consistent_read=True):
-        package_id = item.entry_id[len(PACKAGE_PREFIX):]
-        if package_id in current:
-            listed.append(Listed(current.pop(package_id), "current"))
-        elif item.package_archive:
-            listed.append(Listed(Package.from_dict(item.package_archive), "retired",
-                                 item.package_archive.get("retired_at")))
-        elif not item.rejected_reason:
-            listed.append(Listed(_pending(item), "pending", recorded_seq=item.recorded_seq))
+    rows = Readable(LedgerItem, query_rows(
+        LedgerItem, key, range_key_condition=LedgerItem.entry_id.startswith(PACKAGE_PREFIX),
+        consistent_read=True,
+    ), lambda item: _listed(item, current))
+    for _, entry in rows:
+        if entry is None:
+            continue
+        if entry.status == "current":
+            current.pop(entry.package.package_id, None)
+        listed.append(entry)
+    rows.report()
     listed += [Listed(package, "current") for package in current.values()]
     return sorted(listed, key=lambda entry: entry.position)
 

@@ -1,5 +1,9 @@
-"""Reading one page of a DynamoDB query: ask for one item more than the page holds, so
-``next_cursor`` is null exactly on the last page (no empty trailing page)."""
+"""Reading one page of a DynamoDB query: read one item more than the page holds, so
+``next_cursor`` is null exactly on the last page (no empty trailing page).
+
+Rows that cannot be read are skipped (``rows.Readable``): a page holds ``limit`` readable
+rows when there are that many, whatever lies between them, and its cursor is the
+position of its last row, so the next page starts past every row this one skipped."""
 
 from __future__ import annotations
 
@@ -7,7 +11,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from pynamodb.models import Model
+
 from .cursors import decode_cursor, encode_cursor
+from .rows import Readable, query_rows
 
 T = TypeVar("T")
 
@@ -70,8 +77,9 @@ def exclusive_start(**keys: str) -> dict[str, dict[str, str]]:
 
 
 def newest_first(
-    index: Any,
+    model: type[Model],
     *,
+    index_name: str,
     tenant_id: str,
     list_name: str,
     account_id: str,
@@ -79,19 +87,26 @@ def newest_first(
     fields: tuple[str, str],
     limit: int,
     cursor: str | None,
-) -> Page[Any]:
-    """A page of an account's items from a local index sorted by time, newest first.
-    ``fields`` are the table's range key and the index's range key (a position)."""
+    read: Callable[[Any], T],
+) -> Page[T]:
+    """A page of an account's items from a local index sorted by time, newest first,
+    each made into what ``read`` returns (a response model); a row that cannot be read
+    or made into one is skipped. ``fields`` are the table's range key and the index's
+    range key (a position)."""
     scope = ListScope(tenant_id, list_name, account_id, fields)
     start = scope.start(cursor)
-    results = index.query(
+    rows = Readable(model, query_rows(
+        model,
         partition_key,
+        index_name=index_name,
         scan_index_forward=False,
-        limit=limit + 1,
-        last_evaluated_key=(
+        limit=limit + 1,  # the page size of the first Query; more are read past bad rows
+        exclusive_start_key=(
             exclusive_start(account_key=partition_key, **start) if start else None
         ),
+    ), read)
+    page = take_page(
+        rows, limit, scope, lambda row: {name: getattr(row[0], name) for name in fields}
     )
-    return take_page(
-        results, limit, scope, lambda item: {name: getattr(item, name) for name in fields}
-    )
+    rows.report()
+    return Page(items=[value for _, value in page.items], next_cursor=page.next_cursor)

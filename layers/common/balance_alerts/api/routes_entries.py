@@ -16,7 +16,7 @@ from .auth import current_identity
 from .openapi import write_responses
 from .paging import DEFAULT_LIMIT
 from .params import AccountId, Cursor, Limit
-from .responses import EntriesPage, EntryOut, NoticeOut, NoticesPage, json_response
+from .responses import EntriesPage, EntryOut, NoticesPage, json_response
 from .schemas import EntryIn
 
 router = Router()
@@ -47,8 +47,7 @@ def list_entries(
     tenant_id = current_identity().tenant_id
     accounts.require_account(tenant_id, account_id)
     result = entries.list_entries(tenant_id, account_id, limit, cursor)
-    return EntriesPage(entries=[EntryOut.of(item) for item in result.items],
-                       next_cursor=result.next_cursor)
+    return EntriesPage(entries=result.items, next_cursor=result.next_cursor)
 
 
 @router.get("/accounts/<account_id>/notices")
@@ -58,5 +57,4 @@ def list_notices(
     tenant_id = current_identity().tenant_id
     accounts.require_account(tenant_id, account_id)
     result = notices.list_notices(tenant_id, account_id, limit, cursor)
-    return NoticesPage(notices=[NoticeOut.of(item) for item in result.items],
-                       next_cursor=result.next_cursor)
+    return NoticesPage(notices=result.items, next_cursor=result.next_cursor)
