@@ -120,7 +120,7 @@ class AccountItem(Model):
     locale = UnicodeAttribute(default="en_US")
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute(null=True)
-    balance = DecimalAttribute(default=Decimal(0))
+    balance = DecimalAttribute(default=Decimal)  # a callable: Decimal() is 0
     last_charge_at = UnicodeAttribute(null=True)
     first_charge_at = UnicodeAttribute(null=True)
     spend = DocumentAttribute(null=True)
