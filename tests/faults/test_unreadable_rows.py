@@ -231,6 +231,25 @@ def test_a_bad_notice_row_is_skipped_and_the_notice_log_served(account, capsys, 
     assert emitted_metrics(capsys.readouterr().out) == {"NoticeRowsUnreadable": 2}
 
 
+@pytest.mark.parametrize("bad", [{"episode": {"S": "one"}}, {"type": {"L": []}}],
+                         ids=["episode-a-string", "type-a-list"])
+def test_an_unreadable_pending_notice_never_holds_its_shard_back(account, capsys, bad):
+    # Given a pending notice item nobody can read, then a readable pending one
+    account.api("PUT", "/settings", body={"from_email": "billing@acme.test"})
+    put(account, NOTICES, notice_item("bad", 1, status={"S": "pending"}, **bad),
+        notice_item("n2", 2, status={"S": "pending"}))
+    capsys.readouterr()
+    # When the notices stream is delivered
+    account.pump()
+    # Then the bad one is skipped (logged and counted, never reported for retry) and the
+    # one after it is delivered
+    assert not any(d.failed for d in account.deliveries("SendNoticeFunction"))
+    item = account.client("dynamodb").get_item(
+        TableName=NOTICES, Key={"account_key": {"S": "t1#a1"}, "notice_key": {"S": "n2"}})
+    assert item["Item"]["status"]["S"] == "sent"
+    assert emitted_metrics(capsys.readouterr().out).get("NoticeRowsUnreadable") == 1
+
+
 # ----------------------------------------------------------------- packages
 def test_a_bad_package_row_is_skipped_and_the_other_packages_served(account, capsys):
     # Given a package bought through the API and applied

@@ -34,7 +34,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from pynamodb.exceptions import UpdateError
+from pynamodb.exceptions import AttributeDeserializationError, UpdateError
 
 from ..adapters import channels, config_store, events
 from ..adapters.channels import Channel, Notice, PermanentFailure
@@ -148,6 +148,13 @@ def deliver_notice(account_key: str, notice_key: str) -> None:
         notice = NoticeItem.get(account_key, notice_key, consistent_read=True)
     except NoticeItem.DoesNotExist:
         logger.warning("notice not found; skipped", extra={"notice_id": notice_key})
+        return
+    except AttributeDeserializationError as error:
+        # A notice item no retry can read (written around the product): recorded in the
+        # log and a metric, and skipped, so that it never holds its shard back.
+        logger.error("unreadable notice item; skipped", extra={
+            "account_key": account_key, "notice_id": notice_key, "reason": str(error)})
+        metrics.add_metric(name="NoticeRowsUnreadable", unit=MetricUnit.Count, value=1)
         return
     if notice.status == PENDING:
         _deliver_pending(notice)
