@@ -15,7 +15,7 @@ import time
 from datetime import datetime, timezone
 from typing import Any
 
-from .workload import Sequence, context, item_record, local_aws, measured, median
+from .workload import Sequence, item_record, local_aws, measured, median
 
 ROUNDS = 3
 WARM_BATCH = 25

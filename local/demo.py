@@ -199,7 +199,7 @@ def run() -> int:
                 print(f"   {tenant}: account {account_id} ({body.get('billing', 'prepaid')}, "
                       f"{body.get('status', 'active')})")
 
-        step(f"A simulated month: usage through the ledger stream, the scan daily at 09:00")
+        step("A simulated month: usage through the ledger stream, the scan daily at 09:00")
         for day in range(DAYS):
             morning = START + timedelta(days=day)
             clock.move_to(morning)

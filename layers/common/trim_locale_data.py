@@ -108,7 +108,8 @@ def _check_babel(babel_dir: Path) -> None:
     try:
         import babel
     except ImportError:
-        raise SystemExit(f"babel is not importable: run with PYTHONPATH={babel_dir.parent}")
+        raise SystemExit(
+            f"babel is not importable: run with PYTHONPATH={babel_dir.parent}") from None
     found = Path(babel.__file__).resolve().parent
     if found != babel_dir.resolve():
         raise SystemExit(f"this imports babel from {found}, not {babel_dir}: "

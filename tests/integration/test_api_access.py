@@ -72,7 +72,7 @@ def tenant(aws):
     [
         pytest.param(method, path, caller, expected, id=f"{caller}: {method} {path}")
         for method, path, *outcomes in MATRIX
-        for caller, expected in zip(CALLERS, outcomes)
+        for caller, expected in zip(CALLERS, outcomes, strict=True)
     ],
 )
 def test_role_matrix(aws, tenant, method, path, caller, expected):

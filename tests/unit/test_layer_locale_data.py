@@ -173,7 +173,7 @@ def test_every_locale_renders_the_same_with_trimmed_data(trimmed_site: Path) -> 
     assert full["locales"]["de_DE"][1] == "de_DE"
     assert full["locales"]["de_DE"][2] == "12,50\xa0$"
 
-    different = {name: [(f, t) for f, t in zip(rows, trimmed["locales"][name]) if f != t]
+    different = {name: [(f, t) for f, t in zip(rows, trimmed["locales"][name], strict=True) if f != t]
                  for name, rows in full["locales"].items()
                  if rows != trimmed["locales"][name]}
     assert not different, dict(list(different.items())[:5])

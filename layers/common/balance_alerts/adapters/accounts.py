@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
 from pynamodb.expressions.update import Action
-from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from ..domain.model import AccountState, Latch, NoticeDraft, Package, Units
